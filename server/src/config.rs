@@ -1,0 +1,134 @@
+//! Typed settings from the environment (and an optional `.env`), with flags as overrides.
+//!
+//! Secrets are wrapped in [`Secret`] so that a `{:?}` of the config never prints them.
+
+use std::{fmt, net::IpAddr, path::PathBuf, str::FromStr};
+
+/// Which WhatsApp engine runs the sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// The real WhatsApp client (needs internet access).
+    Whatsapp,
+    /// An in-process stand-in for tests, demos and benchmarks.
+    Simulated,
+}
+
+/// A value that must never reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// TCP port of the HTTP server.
+    #[arg(long, env = "PORT", default_value_t = 5001)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// SQLite database; the file and its folder are created on first start.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/wa-gateway.db"
+    )]
+    pub database_url: String,
+    /// Where session keys and media live.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// WhatsApp engine.
+    #[arg(long, env = "WA_ENGINE", value_enum, default_value_t = EngineKind::Whatsapp)]
+    pub wa_engine: EngineKind,
+    /// Username of the admin created on first start.
+    #[arg(long, env = "ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+    /// Password of the admin created on first start (default `admin`, with a warning).
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+    /// Folder with the built site (wasm, JS, CSS, public assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Public base URL of this gateway, used in links it hands out.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Shortest password accepted for users.
+    #[arg(long, env = "MIN_PASSWORD_LENGTH", default_value_t = 6)]
+    pub min_password_length: usize,
+    /// Largest request body accepted by the JSON API, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Lifetime of a browser login, in hours.
+    #[arg(long, env = "LOGIN_SESSION_HOURS", default_value_t = 24 * 7)]
+    pub login_session_hours: u64,
+    /// How long a verified password is remembered, in seconds (0: verify every request).
+    #[arg(long, env = "AUTH_CACHE_SECONDS", default_value_t = 600)]
+    pub auth_cache_seconds: u64,
+    /// Failed logins allowed per client IP and username per minute before slowing down.
+    #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
+    pub auth_failures_per_minute: u32,
+}
+
+impl Config {
+    /// A config for tests and benchmarks: everything under `dir`, loopback, port 0.
+    pub fn for_tests(dir: &std::path::Path) -> Self {
+        Self {
+            port: 0,
+            host: IpAddr::from([127, 0, 0, 1]),
+            database_url: format!("sqlite://{}", dir.join("test.db").display()),
+            data_dir: dir.join("data"),
+            wa_engine: EngineKind::Simulated,
+            admin_user: "admin".into(),
+            admin_password: None,
+            site_root: PathBuf::from("target/site"),
+            public_url: None,
+            min_password_length: 6,
+            max_body_bytes: 64 * 1024,
+            login_session_hours: 24,
+            auth_cache_seconds: 600,
+            auth_failures_per_minute: 10,
+        }
+    }
+
+    /// Whether cookies may be marked `Secure` (only when served over https).
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        let mut c = Config::for_tests(std::path::Path::new("/tmp"));
+        c.admin_password = Some(s);
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

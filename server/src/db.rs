@@ -1,0 +1,318 @@
+//! The SQLite pool, migrations, and every query, grouped by table. Nothing outside this
+//! module writes SQL, so a schema change has one place to look.
+
+use anyhow::Context;
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    FromRow, SqlitePool,
+};
+use std::{str::FromStr, time::Duration};
+
+/// Opens (creating if needed) the database file and its folder.
+pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid DATABASE_URL {url:?}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(parent) = options.get_filename().parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create database folder {}", parent.display()))?;
+        }
+    }
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open database {url:?}"))
+}
+
+pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
+    sqlx::migrate!("../migrations")
+        .run(pool)
+        .await
+        .context("applying migrations")
+}
+
+/// True when SQLite reports a UNIQUE constraint violation (it gives no constraint name).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub mod users {
+    use super::*;
+
+    #[derive(Debug, Clone, FromRow)]
+    pub struct UserRow {
+        pub id: i64,
+        pub username: String,
+        pub password_hash: String,
+        pub is_admin: bool,
+        pub session_name: Option<String>,
+        pub callback_url: Option<String>,
+        pub session_status: String,
+        pub default_password: bool,
+        pub created_at: String,
+    }
+
+    impl UserRow {
+        /// The session name in effect: the admin's choice, else the username.
+        pub fn effective_session_name(&self) -> &str {
+            self.session_name.as_deref().unwrap_or(&self.username)
+        }
+    }
+
+    const COLUMNS: &str = "id, username, password_hash, is_admin, session_name, callback_url, \
+                           session_status, default_password, created_at";
+
+    pub struct NewUser<'a> {
+        pub username: &'a str,
+        pub password_hash: &'a str,
+        pub is_admin: bool,
+        pub session_name: Option<&'a str>,
+        pub callback_url: Option<&'a str>,
+        pub default_password: bool,
+    }
+
+    pub async fn insert(pool: &SqlitePool, u: NewUser<'_>) -> Result<i64, sqlx::Error> {
+        let row: (i64,) = sqlx::query_as(
+            "INSERT INTO users (username, password_hash, is_admin, session_name, callback_url, default_password) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(u.username)
+        .bind(u.password_hash)
+        .bind(u.is_admin)
+        .bind(u.session_name)
+        .bind(u.callback_url)
+        .bind(u.default_password)
+        .fetch_one(pool)
+        .await?;
+        Ok(row.0)
+    }
+
+    pub async fn count(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(pool)
+            .await
+    }
+
+    pub async fn by_id(pool: &SqlitePool, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+    }
+
+    pub async fn by_username(
+        pool: &SqlitePool,
+        username: &str,
+    ) -> Result<Option<UserRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users WHERE username = ?"
+        )))
+        .bind(username)
+        .fetch_optional(pool)
+        .await
+    }
+
+    pub async fn username_exists(pool: &SqlitePool, username: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = ?)")
+            .bind(username)
+            .fetch_one(pool)
+            .await
+    }
+
+    pub async fn list(pool: &SqlitePool) -> Result<Vec<UserRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM users ORDER BY id"
+        )))
+        .fetch_all(pool)
+        .await
+    }
+
+    /// Sets a new password hash and ends the user's browser logins in one transaction.
+    pub async fn set_password(
+        pool: &SqlitePool,
+        id: i64,
+        password_hash: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ?, default_password = 0, \
+             updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+        )
+        .bind(password_hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM browser_sessions WHERE user_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Changes only the given settings; `Some(None)` clears a nullable one.
+    pub async fn set_session_config(
+        pool: &SqlitePool,
+        id: i64,
+        session_name: Option<Option<&str>>,
+        callback_url: Option<Option<&str>>,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE users SET \
+               session_name = CASE WHEN ?1 THEN ?2 ELSE session_name END, \
+               callback_url = CASE WHEN ?3 THEN ?4 ELSE callback_url END, \
+               updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') \
+             WHERE id = ?5",
+        )
+        .bind(session_name.is_some())
+        .bind(session_name.flatten())
+        .bind(callback_url.is_some())
+        .bind(callback_url.flatten())
+        .bind(id)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+pub mod tokens {
+    use super::*;
+
+    #[derive(Debug, Clone, FromRow)]
+    pub struct TokenRow {
+        pub id: i64,
+        pub name: String,
+        pub prefix: String,
+        pub created_at: String,
+        pub last_used_at: Option<String>,
+    }
+
+    pub async fn insert(
+        pool: &SqlitePool,
+        user_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        prefix: &str,
+    ) -> Result<TokenRow, sqlx::Error> {
+        sqlx::query_as(
+            "INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES (?, ?, ?, ?) \
+             RETURNING id, name, prefix, created_at, last_used_at",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(prefix)
+        .fetch_one(pool)
+        .await
+    }
+
+    pub async fn list(pool: &SqlitePool, user_id: i64) -> Result<Vec<TokenRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, name, prefix, created_at, last_used_at FROM api_tokens \
+             WHERE user_id = ? ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
+    }
+
+    /// Deletes a token only if it belongs to `user_id`, so ids of others reveal nothing.
+    pub async fn delete(pool: &SqlitePool, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The owner of a token. `last_used_at` is written at most once a minute so a busy
+    /// client does not turn every request into a database write.
+    pub async fn owner(pool: &SqlitePool, token_hash: &[u8]) -> Result<Option<i64>, sqlx::Error> {
+        let row: Option<(i64, i64, bool)> = sqlx::query_as(
+            "SELECT id, user_id, last_used_at IS NULL \
+               OR last_used_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-60 seconds') \
+             FROM api_tokens WHERE token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await?;
+        let Some((id, user_id, stale)) = row else {
+            return Ok(None);
+        };
+        if stale {
+            sqlx::query("UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?")
+                .bind(id)
+                .execute(pool)
+                .await?;
+        }
+        Ok(Some(user_id))
+    }
+}
+
+pub mod browser_sessions {
+    use super::*;
+
+    pub async fn insert(
+        pool: &SqlitePool,
+        token_hash: &[u8],
+        user_id: i64,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO browser_sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn owner(
+        pool: &SqlitePool,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT user_id FROM browser_sessions WHERE token_hash = ? AND expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await
+    }
+
+    pub async fn delete(pool: &SqlitePool, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM browser_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_expired(pool: &SqlitePool, now: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM browser_sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

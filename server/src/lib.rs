@@ -1,0 +1,165 @@
+//! WA Gateway server: a multi-user WhatsApp HTTP gateway.
+//!
+//! - `config`: typed settings from the environment; `telemetry`: logging.
+//! - `db`: the SQLite pool, migrations and every query.
+//! - `domain`: validated input types; `error`: the API error envelope.
+//! - `auth`: Basic/Bearer/cookie authentication and its extractors.
+//! - `users`, `tokens`: the services shared by REST and the browser UI.
+//! - `api`: the REST routers; `web`: Leptos pages and site assets.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod telemetry;
+pub mod tokens;
+pub mod users;
+mod web;
+
+use anyhow::Context;
+use axum::{
+    extract::{DefaultBodyLimit, FromRef},
+    Router,
+};
+use config::Config;
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: SqlitePool,
+    pub config: Arc<Config>,
+    pub auth: Arc<auth::Authenticator>,
+    pub users: Arc<users::Users>,
+    pub tokens: Arc<tokens::Tokens>,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Opens the database and applies migrations (also the `migrate` subcommand).
+pub async fn open_database(config: &Config) -> anyhow::Result<SqlitePool> {
+    let pool = db::connect(&config.database_url).await?;
+    db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::router())
+        .merge(web::router(&state))
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
+        .layer(axum::middleware::map_response(auth::quiet_ui_challenge))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A gateway bound to its port, ready to run.
+pub struct Gateway {
+    state: AppState,
+    listener: TcpListener,
+}
+
+impl Gateway {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+        let pool = open_database(&config).await?;
+        let users = users::Users::new(pool.clone(), &config);
+        users.ensure_admin(&config).await?;
+        users.warn_default_passwords().await?;
+        let listener = TcpListener::bind((config.host, config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        let addr = listener.local_addr()?;
+        let leptos = LeptosOptions::builder()
+            .output_name("wa-gateway")
+            .site_root(config.site_root.to_string_lossy().as_ref())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let state = AppState {
+            auth: Arc::new(auth::Authenticator::new(pool.clone(), &config).await?),
+            users: Arc::new(users),
+            tokens: Arc::new(tokens::Tokens::new(pool.clone())),
+            pool,
+            config: Arc::new(config),
+            leptos,
+        };
+        Ok(Self { state, listener })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), engine = ?self.state.config.wa_engine, "WA Gateway listening");
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        housekeeping.abort();
+        served.context("HTTP server failed")
+    }
+}
+
+/// Periodic clean-up that keeps memory and tables bounded.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        state.auth.forget_idle_failures();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if let Err(e) = db::browser_sessions::delete_expired(&state.pool, now).await {
+            tracing::warn!(error = %e, "could not delete expired browser logins");
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,180 @@
+//! `TestApp`: spawns the gateway in-process on 127.0.0.1:0 with a temp database.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use server::{config::Config, Gateway};
+use std::net::SocketAddr;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Basic(String, String),
+    Bearer(String),
+    Cookie(String),
+}
+
+pub fn basic(user: &str, password: &str) -> Auth {
+    Auth::Basic(user.into(), password.into())
+}
+
+pub fn admin() -> Auth {
+    basic("admin", "admin")
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or_default()
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub pool: sqlx::SqlitePool,
+    _dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_tests(dir.path());
+        configure(&mut config);
+        let gateway = Gateway::build(config).await.expect("gateway builds");
+        let addr = gateway.local_addr();
+        let pool = gateway.state().pool.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(gateway.run(async {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            addr,
+            client,
+            pool,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn builder(&self, method: Method, path: &str, auth: &Auth) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, self.url(path));
+        match auth {
+            Auth::None => req,
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::Cookie(c) => req.header("cookie", format!("wa_session={c}")),
+        }
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Response {
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        assert!(status.as_u16() < 500, "server error {status}: {body}");
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.builder(method, path, auth);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Response {
+        self.call(Method::GET, path, auth, None).await
+    }
+
+    pub async fn create_user(&self, username: &str, password: &str) -> i64 {
+        let r = self
+            .call(
+                Method::POST,
+                "/admin/users",
+                &admin(),
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["data"]["id"].as_i64().unwrap()
+    }
+
+    pub async fn create_token(&self, auth: &Auth) -> (i64, String) {
+        let r = self
+            .call(
+                Method::POST,
+                "/dashboard/tokens",
+                auth,
+                Some(json!({"name": "ci"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        (
+            r.body["data"]["id"].as_i64().unwrap(),
+            r.body["data"]["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Every row of the tables a request could change, to prove a rejected one changed nothing.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut rows: Vec<String> = sqlx::query_scalar(
+            "SELECT printf('user %d %s %s %d %s %s %s', id, username, password_hash, is_admin, \
+             quote(session_name), quote(callback_url), updated_at) FROM users ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        let tokens: Vec<String> = sqlx::query_scalar(
+            "SELECT printf('token %d %d %s', id, user_id, name) FROM api_tokens ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        rows.extend(tokens);
+        rows
+    }
+}

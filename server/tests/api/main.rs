@@ -1,0 +1,10 @@
+//! Black-box tests of the HTTP API: the real gateway on a loopback port with a fresh
+//! SQLite file per test, driven by a real HTTP client.
+
+mod auth;
+mod authorization;
+mod bad_input;
+mod binary;
+mod helpers;
+mod seed;
+mod system;
