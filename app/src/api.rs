@@ -103,6 +103,13 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// `{"callback_url": …}` is required here (null clears it); a missing key is an error.
+impl CallbackRequest {
+    pub fn into_session_config(self) -> SessionConfigRequest {
+        SessionConfigRequest { session_name: None, callback_url: self.callback_url }
+    }
+}
+
 /// Tells a missing key (`None`) apart from an explicit `null` (`Some(None)`).
 mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -114,9 +121,7 @@ mod double_option {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
 }
@@ -127,22 +132,98 @@ mod tests {
 
     #[test]
     fn session_config_tells_missing_from_null() {
-        let missing: SessionConfigRequest =
-            serde_json::from_str(r#"{"session_name":"x"}"#).unwrap();
+        let missing: SessionConfigRequest = serde_json::from_str(r#"{"session_name":"x"}"#).unwrap();
         assert_eq!(missing.callback_url, None);
         assert_eq!(missing.session_name, Some(Some("x".into())));
         let null: SessionConfigRequest = serde_json::from_str(r#"{"callback_url":null}"#).unwrap();
         assert_eq!(null.callback_url, Some(None));
-        let set: SessionConfigRequest =
-            serde_json::from_str(r#"{"callback_url":"https://a.b"}"#).unwrap();
+        let set: SessionConfigRequest = serde_json::from_str(r#"{"callback_url":"https://a.b"}"#).unwrap();
         assert_eq!(set.callback_url, Some(Some("https://a.b".into())));
     }
 
     #[test]
+    fn callback_request_needs_the_key() {
+        assert!(serde_json::from_str::<CallbackRequest>("{}").is_err());
+        let null: CallbackRequest = serde_json::from_str(r#"{"callback_url":null}"#).unwrap();
+        assert_eq!(null.callback_url, Some(None));
+    }
+
+    #[test]
     fn unknown_fields_are_rejected() {
-        let err =
-            serde_json::from_str::<CreateUserRequest>(r#"{"username":"a","password":"b","x":1}"#)
-                .unwrap_err();
+        let err = serde_json::from_str::<CreateUserRequest>(r#"{"username":"a","password":"b","x":1}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `x`"));
     }
+}
+
+/// `GET /dashboard/session-info`: the caller's one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SessionInfo {
+    pub session_name: String,
+    pub callback_url: Option<String>,
+    pub is_connected: bool,
+    /// `disconnected`, `connecting`, `qr`, `connected` or `logged_out`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_name: Option<String>,
+    /// The current QR code as a PNG data URL, while waiting for a scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pair_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /dashboard/start-session`: a QR code to scan, or a message when connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StartSessionResponse {
+    pub session_name: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CallbackRequest {
+    /// An absolute http(s) URL, or null to clear it. Required.
+    #[serde(with = "double_option")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub callback_url: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PairCodeRequest {
+    /// The phone number to link, digits with optional `+`, spaces or dashes.
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PairCodeResponse {
+    pub session_name: String,
+    pub pair_code: String,
+}
+
+/// A session as `GET /session` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SessionView {
+    pub session: String,
+    pub user_id: i64,
+    pub status: String,
+    pub is_connected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

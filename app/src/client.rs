@@ -76,10 +76,7 @@ pub async fn me() -> Result<Option<UserView>, String> {
 #[cfg(feature = "hydrate")]
 async fn decode<T: for<'de> Deserialize<'de>>(resp: gloo_net::http::Response) -> Result<T, String> {
     if resp.ok() {
-        resp.json::<Envelope<T>>()
-            .await
-            .map(|e| e.data)
-            .map_err(|e| e.to_string())
+        resp.json::<Envelope<T>>().await.map(|e| e.data).map_err(|e| e.to_string())
     } else {
         let status = resp.status();
         match resp.json::<ErrorBody>().await {

@@ -37,21 +37,14 @@ pub fn LoginPage() -> impl IntoView {
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let req = LoginRequest {
-            username: username.get_untracked(),
-            password: password.get_untracked(),
-        };
+        let req = LoginRequest { username: username.get_untracked(), password: password.get_untracked() };
         pending.set(true);
         error.set(None);
         spawn_local(async move {
             match client::login(req).await {
                 Ok(user) => {
                     password.set(String::new());
-                    client::go_to(if user.is_admin {
-                        "/admin"
-                    } else {
-                        "/dashboard"
-                    });
+                    client::go_to(if user.is_admin { "/admin" } else { "/dashboard" });
                 }
                 Err(message) => {
                     error.set(Some(message));

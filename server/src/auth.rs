@@ -68,11 +68,7 @@ pub async fn hash_password(password: &str) -> anyhow::Result<String> {
 async fn verify_password(hash: String, password: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false)
     })
     .await
@@ -99,10 +95,7 @@ pub fn new_api_token() -> (String, [u8; 32], String) {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 enum Presented {
@@ -122,10 +115,7 @@ fn presented(headers: &HeaderMap) -> ApiResult<Presented> {
             let text = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
             // The password may itself contain ':'; the username may not.
             let (username, password) = text.split_once(':').ok_or(ApiError::Unauthorized)?;
-            Ok(Presented::Basic {
-                username: username.to_owned(),
-                password: password.to_owned(),
-            })
+            Ok(Presented::Basic { username: username.to_owned(), password: password.to_owned() })
         } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
             Ok(Presented::Bearer(rest.to_owned()))
         } else {
@@ -161,10 +151,7 @@ impl Authenticator {
                     .build()
             }),
             failures: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            blocked: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(3600))
-                .build(),
+            blocked: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(3600)).build(),
             dummy_hash: hash_password("not a real password").await?,
             login_ttl: Duration::from_secs(config.login_session_hours.max(1) * 3600),
             secure_cookie: config.is_https(),
@@ -181,12 +168,7 @@ impl Authenticator {
     }
 
     /// Checks a username/password pair, throttling repeated failures from one client.
-    pub async fn check_password(
-        &self,
-        username: &str,
-        password: &str,
-        ip: Option<IpAddr>,
-    ) -> ApiResult<UserRow> {
+    pub async fn check_password(&self, username: &str, password: &str, ip: Option<IpAddr>) -> ApiResult<UserRow> {
         let key: FailureKey = (ip, username.to_lowercase());
         if let Some(until) = self.blocked.get(&key) {
             let now = Instant::now();
@@ -198,10 +180,7 @@ impl Authenticator {
         let ok = match &user {
             Some(user) => {
                 let cache_key = self.cache_key_for(user, password);
-                let cached = self
-                    .verified
-                    .as_ref()
-                    .is_some_and(|c| c.contains_key(&cache_key));
+                let cached = self.verified.as_ref().is_some_and(|c| c.contains_key(&cache_key));
                 if cached {
                     true
                 } else if verify_password(user.password_hash.clone(), password.to_owned()).await {
@@ -222,8 +201,7 @@ impl Authenticator {
             Some(user) if ok => Ok(user),
             _ => {
                 if let Err(not_until) = self.failures.check_key(&key) {
-                    let wait =
-                        not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                    let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
                     self.blocked.insert(key, Instant::now() + wait);
                     tracing::warn!(ip = ?ip, "repeated failed logins; slowing this client down");
                     return Err(too_many(wait));
@@ -234,36 +212,23 @@ impl Authenticator {
     }
 
     /// Resolves the caller from `Authorization` (Basic or Bearer) or the session cookie.
-    pub async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        ip: Option<IpAddr>,
-    ) -> ApiResult<UserRow> {
+    pub async fn authenticate(&self, headers: &HeaderMap, ip: Option<IpAddr>) -> ApiResult<UserRow> {
         let user_id = match presented(headers)? {
             Presented::Basic { username, password } => {
                 return self.check_password(&username, &password, ip).await;
             }
-            Presented::Bearer(secret) => {
-                db::tokens::owner(&self.pool, &token_hash(&secret)).await?
-            }
+            Presented::Bearer(secret) => db::tokens::owner(&self.pool, &token_hash(&secret)).await?,
             Presented::Cookie(secret) => {
                 db::browser_sessions::owner(&self.pool, &token_hash(&secret), unix_now()).await?
             }
             Presented::Nothing => None,
         };
         let user_id = user_id.ok_or(ApiError::Unauthorized)?;
-        db::users::by_id(&self.pool, user_id)
-            .await?
-            .ok_or(ApiError::Unauthorized)
+        db::users::by_id(&self.pool, user_id).await?.ok_or(ApiError::Unauthorized)
     }
 
     /// Logs a browser in: returns the user and the `Set-Cookie` value.
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &str,
-        ip: Option<IpAddr>,
-    ) -> ApiResult<(UserRow, String)> {
+    pub async fn login(&self, username: &str, password: &str, ip: Option<IpAddr>) -> ApiResult<(UserRow, String)> {
         let user = self.check_password(username, password, ip).await?;
         let secret = random_secret("");
         let expires = unix_now() + self.login_ttl.as_secs() as i64;
@@ -274,9 +239,7 @@ impl Authenticator {
             .same_site(cookie::SameSite::Strict)
             .secure(self.secure_cookie)
             .path("/")
-            .max_age(cookie::time::Duration::seconds(
-                self.login_ttl.as_secs() as i64
-            ))
+            .max_age(cookie::time::Duration::seconds(self.login_ttl.as_secs() as i64))
             .build();
         Ok((user, cookie.to_string()))
     }
@@ -317,9 +280,7 @@ pub async fn quiet_ui_challenge(
     mut response: axum::response::Response,
 ) -> axum::response::Response {
     let (name, value) = app::client::UI_HEADER;
-    let from_ui = request_headers
-        .get(name)
-        .is_some_and(|v| v.as_bytes() == value.as_bytes());
+    let from_ui = request_headers.get(name).is_some_and(|v| v.as_bytes() == value.as_bytes());
     if from_ui && response.status() == axum::http::StatusCode::UNAUTHORIZED {
         response.headers_mut().remove(header::WWW_AUTHENTICATE);
     }
@@ -327,10 +288,7 @@ pub async fn quiet_ui_challenge(
 }
 
 fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
 /// Any signed-in user (admin included).
@@ -346,11 +304,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        state
-            .auth
-            .authenticate(&parts.headers, client_ip(parts))
-            .await
-            .map(Self)
+        state.auth.authenticate(&parts.headers, client_ip(parts)).await.map(Self)
     }
 }
 
@@ -400,27 +354,15 @@ mod tests {
 
     #[test]
     fn malformed_authorization_is_unauthorized() {
-        for bad in [
-            "Basic !!!",
-            "Basic",
-            "Digest abc",
-            "Bearer ",
-            &format!("Basic {}", STANDARD.encode("nocolon")),
-        ] {
-            assert!(
-                matches!(presented(&with_auth(bad)), Err(ApiError::Unauthorized)),
-                "{bad}"
-            );
+        for bad in ["Basic !!!", "Basic", "Digest abc", "Bearer ", &format!("Basic {}", STANDARD.encode("nocolon"))] {
+            assert!(matches!(presented(&with_auth(bad)), Err(ApiError::Unauthorized)), "{bad}");
         }
     }
 
     #[test]
     fn cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; wa_session=xyz; b=2"),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; wa_session=xyz; b=2"));
         assert!(matches!(presented(&h).unwrap(), Presented::Cookie(v) if v == "xyz"));
     }
 

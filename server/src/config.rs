@@ -49,11 +49,7 @@ pub struct Config {
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
     pub host: IpAddr,
     /// SQLite database; the file and its folder are created on first start.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/wa-gateway.db"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/wa-gateway.db")]
     pub database_url: String,
     /// Where session keys and media live.
     #[arg(long, env = "DATA_DIR", default_value = "data")]
@@ -85,6 +81,21 @@ pub struct Config {
     /// How long a verified password is remembered, in seconds (0: verify every request).
     #[arg(long, env = "AUTH_CACHE_SECONDS", default_value_t = 600)]
     pub auth_cache_seconds: u64,
+    /// How long `start-session` waits for a QR code or connection before answering.
+    #[arg(long, env = "SESSION_START_WAIT_MS", default_value_t = 8000)]
+    pub session_start_wait_ms: u64,
+    /// Largest incoming media file stored, in bytes.
+    #[arg(long, env = "MEDIA_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub media_max_bytes: usize,
+    /// Simulated engine: how long each QR code is shown.
+    #[arg(long, env = "SIM_QR_PERIOD_MS", default_value_t = 20_000)]
+    pub sim_qr_period_ms: u64,
+    /// Simulated engine: how many QR codes before pairing gives up.
+    #[arg(long, env = "SIM_QR_COUNT", default_value_t = 6)]
+    pub sim_qr_count: u32,
+    /// Simulated engine: delay before a dropped connection comes back.
+    #[arg(long, env = "SIM_RECONNECT_MS", default_value_t = 1000)]
+    pub sim_reconnect_ms: u64,
     /// Failed logins allowed per client IP and username per minute before slowing down.
     #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
     pub auth_failures_per_minute: u32,
@@ -107,15 +118,18 @@ impl Config {
             max_body_bytes: 64 * 1024,
             login_session_hours: 24,
             auth_cache_seconds: 600,
+            session_start_wait_ms: 3000,
+            media_max_bytes: 1024 * 1024,
+            sim_qr_period_ms: 300,
+            sim_qr_count: 6,
+            sim_reconnect_ms: 200,
             auth_failures_per_minute: 10,
         }
     }
 
     /// Whether cookies may be marked `Secure` (only when served over https).
     pub fn is_https(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
 }
 

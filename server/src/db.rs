@@ -31,10 +31,7 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
 }
 
 pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
-    sqlx::migrate!("../migrations")
-        .run(pool)
-        .await
-        .context("applying migrations")
+    sqlx::migrate!("../migrations").run(pool).await.context("applying migrations")
 }
 
 /// True when SQLite reports a UNIQUE constraint violation (it gives no constraint name).
@@ -56,6 +53,10 @@ pub mod users {
         pub session_status: String,
         pub default_password: bool,
         pub created_at: String,
+        pub session_linked: bool,
+        pub session_phone: Option<String>,
+        pub session_push_name: Option<String>,
+        pub session_reason: Option<String>,
     }
 
     impl UserRow {
@@ -66,7 +67,8 @@ pub mod users {
     }
 
     const COLUMNS: &str = "id, username, password_hash, is_admin, session_name, callback_url, \
-                           session_status, default_password, created_at";
+                           session_status, default_password, created_at, session_linked, session_phone, \
+                           session_push_name, session_reason";
 
     pub struct NewUser<'a> {
         pub username: &'a str,
@@ -94,28 +96,29 @@ pub mod users {
     }
 
     pub async fn count(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(pool)
-            .await
+        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await
     }
 
     pub async fn by_id(pool: &SqlitePool, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(pool)
+            .await
     }
 
-    pub async fn by_username(
-        pool: &SqlitePool,
-        username: &str,
-    ) -> Result<Option<UserRow>, sqlx::Error> {
+    pub async fn by_username(pool: &SqlitePool, username: &str) -> Result<Option<UserRow>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE username = ?")))
+            .bind(username)
+            .fetch_optional(pool)
+            .await
+    }
+
+    /// The user whose effective session name is `name` (case-insensitive).
+    pub async fn by_session_name(pool: &SqlitePool, name: &str) -> Result<Option<UserRow>, sqlx::Error> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users WHERE username = ?"
+            "SELECT {COLUMNS} FROM users WHERE COALESCE(session_name, username) = ? COLLATE NOCASE"
         )))
-        .bind(username)
+        .bind(name)
         .fetch_optional(pool)
         .await
     }
@@ -128,19 +131,11 @@ pub mod users {
     }
 
     pub async fn list(pool: &SqlitePool) -> Result<Vec<UserRow>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM users ORDER BY id"
-        )))
-        .fetch_all(pool)
-        .await
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users ORDER BY id"))).fetch_all(pool).await
     }
 
     /// Sets a new password hash and ends the user's browser logins in one transaction.
-    pub async fn set_password(
-        pool: &SqlitePool,
-        id: i64,
-        password_hash: &str,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn set_password(pool: &SqlitePool, id: i64, password_hash: &str) -> Result<bool, sqlx::Error> {
         let mut tx = pool.begin().await?;
         let done = sqlx::query(
             "UPDATE users SET password_hash = ?, default_password = 0, \
@@ -150,10 +145,7 @@ pub mod users {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM browser_sessions WHERE user_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM browser_sessions WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
@@ -183,10 +175,7 @@ pub mod users {
     }
 
     pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(id)
-            .execute(pool)
-            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(pool).await?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -275,44 +264,95 @@ pub mod browser_sessions {
         user_id: i64,
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO browser_sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(expires_at)
-        .execute(pool)
-        .await?;
+        sqlx::query("INSERT INTO browser_sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
         Ok(())
     }
 
-    pub async fn owner(
-        pool: &SqlitePool,
-        token_hash: &[u8],
-        now: i64,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT user_id FROM browser_sessions WHERE token_hash = ? AND expires_at > ?",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(pool)
-        .await
+    pub async fn owner(pool: &SqlitePool, token_hash: &[u8], now: i64) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT user_id FROM browser_sessions WHERE token_hash = ? AND expires_at > ?")
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
     }
 
     pub async fn delete(pool: &SqlitePool, token_hash: &[u8]) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM browser_sessions WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(pool)
-            .await?;
+        sqlx::query("DELETE FROM browser_sessions WHERE token_hash = ?").bind(token_hash).execute(pool).await?;
         Ok(())
     }
 
     pub async fn delete_expired(pool: &SqlitePool, now: i64) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM browser_sessions WHERE expires_at <= ?")
-            .bind(now)
-            .execute(pool)
-            .await?;
+        let done = sqlx::query("DELETE FROM browser_sessions WHERE expires_at <= ?").bind(now).execute(pool).await?;
         Ok(done.rows_affected())
+    }
+}
+
+pub mod session_events {
+    use super::*;
+
+    #[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+    pub struct SessionEventRow {
+        pub id: i64,
+        pub session: String,
+        pub status: String,
+        pub detail: Option<String>,
+        pub created_at: String,
+    }
+
+    /// A page of a user's activity log, newest first.
+    pub async fn page(
+        pool: &SqlitePool,
+        user_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<SessionEventRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, session, status, detail, created_at FROM session_events \
+             WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(user_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await
+    }
+
+    pub async fn count(pool: &SqlitePool, user_id: i64) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM session_events WHERE user_id = ?").bind(user_id).fetch_one(pool).await
+    }
+}
+
+/// The durable event outbox (`webhook_events`), written inside the caller's transaction.
+pub mod outbox {
+    use sqlx::SqliteConnection;
+
+    /// Adds an event. A repeated `dedupe_key` (an engine redelivering a message it was
+    /// not sure we stored) is ignored, which makes the engine's retries idempotent.
+    pub async fn insert(
+        conn: &mut SqliteConnection,
+        user_id: i64,
+        kind: &str,
+        payload: &serde_json::Value,
+        dedupe_key: Option<&str>,
+        media: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(format!("msg_{}", uuid::Uuid::new_v4().simple()))
+        .bind(user_id)
+        .bind(kind)
+        .bind(payload.to_string())
+        .bind(dedupe_key)
+        .bind(media)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }

@@ -33,18 +33,12 @@ fn is_name_char(c: char) -> bool {
 
 /// 3–32 characters of `[A-Za-z0-9_.-]`; safe to use in logs and never a path by itself.
 fn parse_name(value: &str, kind: &'static str, field: &'static str) -> Result<String, FieldError> {
-    let ok = (3..=32).contains(&value.len())
-        && value.chars().all(is_name_char)
-        && value != "."
-        && !value.starts_with("..");
+    let ok =
+        (3..=32).contains(&value.len()) && value.chars().all(is_name_char) && value != "." && !value.starts_with("..");
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(FieldError {
-            kind,
-            field,
-            hint: Some("use 3 to 32 characters of A-Z a-z 0-9 _ . -".into()),
-        })
+        Err(FieldError { kind, field, hint: Some("use 3 to 32 characters of A-Z a-z 0-9 _ . -".into()) })
     }
 }
 
@@ -107,11 +101,7 @@ pub struct CallbackUrl(String);
 
 impl CallbackUrl {
     pub fn parse(value: &str) -> Result<Self, FieldError> {
-        let err = || FieldError {
-            kind: "url",
-            field: "callback_url",
-            hint: None,
-        };
+        let err = || FieldError { kind: "url", field: "callback_url", hint: None };
         if value.len() > 2048 || value.trim() != value {
             return Err(err());
         }
@@ -133,10 +123,7 @@ pub struct TokenName(String);
 impl TokenName {
     pub fn parse(value: &str) -> Result<Self, FieldError> {
         let trimmed = value.trim();
-        if trimmed.is_empty()
-            || trimmed.chars().count() > 64
-            || trimmed.chars().any(char::is_control)
-        {
+        if trimmed.is_empty() || trimmed.chars().count() > 64 || trimmed.chars().any(char::is_control) {
             return Err(FieldError {
                 kind: "name",
                 field: "name",
@@ -156,37 +143,18 @@ mod tests {
 
     #[test]
     fn names_follow_the_charset_and_length() {
-        for ok in [
-            "abc",
-            "testuser",
-            "user-whatsapp",
-            "a.b_c-1",
-            &"x".repeat(32),
-        ] {
+        for ok in ["abc", "testuser", "user-whatsapp", "a.b_c-1", &"x".repeat(32)] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
             assert!(SessionName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "ab",
-            &"x".repeat(33),
-            "a b",
-            "../etc",
-            "ä-user",
-            "semi;colon",
-            "a/b",
-            "...",
-        ] {
+        for bad in ["", "ab", &"x".repeat(33), "a b", "../etc", "ä-user", "semi;colon", "a/b", "..."] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn errors_name_the_field() {
-        assert_eq!(
-            CallbackUrl::parse("ftp://x").unwrap_err().to_string(),
-            "Invalid url field 'callback_url' on json"
-        );
+        assert_eq!(CallbackUrl::parse("ftp://x").unwrap_err().to_string(), "Invalid url field 'callback_url' on json");
         assert!(SessionName::parse("x")
             .unwrap_err()
             .to_string()
@@ -195,21 +163,10 @@ mod tests {
 
     #[test]
     fn callback_urls_must_be_absolute_http() {
-        for ok in [
-            "https://api.example.com/webhook",
-            "http://127.0.0.1:9000/",
-            "https://webhook.site/unique-id",
-        ] {
+        for ok in ["https://api.example.com/webhook", "http://127.0.0.1:9000/", "https://webhook.site/unique-id"] {
             assert!(CallbackUrl::parse(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "example.com",
-            "file:///etc/passwd",
-            "javascript:alert(1)",
-            "http://",
-            " https://a.b",
-        ] {
+        for bad in ["", "example.com", "file:///etc/passwd", "javascript:alert(1)", "http://", " https://a.b"] {
             assert!(CallbackUrl::parse(bad).is_err(), "{bad}");
         }
     }
@@ -219,10 +176,7 @@ mod tests {
         assert!(Password::parse("test123", 6, "password").is_ok());
         assert!(Password::parse("short", 6, "password").is_err());
         assert!(Password::parse(&"x".repeat(2000), 6, "password").is_err());
-        assert_eq!(
-            format!("{:?}", Password::parse("secret1", 6, "password").unwrap()),
-            "Password(***)"
-        );
+        assert_eq!(format!("{:?}", Password::parse("secret1", 6, "password").unwrap()), "Password(***)");
     }
 
     #[test]
@@ -230,5 +184,43 @@ mod tests {
         assert_eq!(TokenName::parse("  ci  ").unwrap().as_str(), "ci");
         assert!(TokenName::parse("   ").is_err());
         assert!(TokenName::parse(&"n".repeat(65)).is_err());
+    }
+}
+
+/// A phone number: digits with an optional leading `+`, spaces and dashes allowed;
+/// kept as 7–15 digits (E.164 without the plus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(value: &str, field: &'static str) -> Result<Self, FieldError> {
+        let trimmed = value.trim();
+        let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
+        let valid_chars = body.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
+        let digits: String = body.chars().filter(char::is_ascii_digit).collect();
+        if !valid_chars || !(7..=15).contains(&digits.len()) {
+            return Err(FieldError {
+                kind: "phone",
+                field,
+                hint: Some("use 7 to 15 digits, e.g. +62 812 3456 7890".into()),
+            });
+        }
+        Ok(Self(digits))
+    }
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod phone_tests {
+    use super::Phone;
+
+    #[test]
+    fn phones_are_normalised_to_digits() {
+        assert_eq!(Phone::parse("+62 812-3456-7890", "phone").unwrap().digits(), "6281234567890");
+        for bad in ["", "12345", "+62abc4567890", "1234567890123456", "++6281234567"] {
+            assert!(Phone::parse(bad, "phone").is_err(), "{bad}");
+        }
     }
 }

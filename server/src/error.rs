@@ -26,10 +26,7 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{message}")]
-    TooManyRequests {
-        message: String,
-        retry_after_secs: u64,
-    },
+    TooManyRequests { message: String, retry_after_secs: u64 },
     #[error("Route not found")]
     RouteNotFound,
     #[error("Method not allowed")]
@@ -81,14 +78,9 @@ impl IntoResponse for ApiError {
         let headers = resp.headers_mut();
         match &self {
             Self::Unauthorized | Self::InvalidCredentials => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"WA Gateway\""),
-                );
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"WA Gateway\""));
             }
-            Self::TooManyRequests {
-                retry_after_secs, ..
-            } => {
+            Self::TooManyRequests { retry_after_secs, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}

@@ -5,14 +5,22 @@
 //! - `domain`: validated input types; `error`: the API error envelope.
 //! - `auth`: Basic/Bearer/cookie authentication and its extractors.
 //! - `users`, `tokens`: the services shared by REST and the browser UI.
-//! - `api`: the REST routers; `web`: Leptos pages and site assets.
+//! - `engine`: the WhatsApp port and its implementations; `sessions`: the registry
+//!   and supervisors; `live`: `/ws` fan-out; `media`, `qr`: files and QR images.
+//! - `api`: the REST routers; `web`: Leptos pages and site assets; `metrics`.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod engine;
 pub mod error;
+pub mod live;
+pub mod media;
+pub mod metrics;
+pub mod qr;
+pub mod sessions;
 pub mod telemetry;
 pub mod tokens;
 pub mod users;
@@ -23,7 +31,8 @@ use axum::{
     extract::{DefaultBodyLimit, FromRef},
     Router,
 };
-use config::Config;
+use config::{Config, EngineKind};
+use engine::simulated::{SimConfig, SimulatedEngine};
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -38,6 +47,11 @@ pub struct AppState {
     pub auth: Arc<auth::Authenticator>,
     pub users: Arc<users::Users>,
     pub tokens: Arc<tokens::Tokens>,
+    pub sessions: Arc<sessions::Sessions>,
+    pub live: live::Live,
+    pub metrics: Arc<metrics::Metrics>,
+    /// The simulated engine's controls, when it is the engine.
+    pub sim: Option<Arc<SimulatedEngine>>,
     pub leptos: LeptosOptions,
 }
 
@@ -56,10 +70,11 @@ pub async fn open_database(config: &Config) -> anyhow::Result<SqlitePool> {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(api::router())
+        .merge(api::router(state.sim.is_some()))
         .merge(web::router(&state))
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(axum::middleware::map_response(auth::quiet_ui_challenge))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -77,7 +92,31 @@ impl Gateway {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
         let pool = open_database(&config).await?;
-        let users = users::Users::new(pool.clone(), &config);
+        let (engine, sim): (Arc<dyn engine::WaEngine>, _) = match config.wa_engine {
+            EngineKind::Simulated => {
+                let sim = Arc::new(SimulatedEngine::new(SimConfig {
+                    qr_period: Duration::from_millis(config.sim_qr_period_ms.max(1)),
+                    qr_count: config.sim_qr_count.max(1),
+                    reconnect_delay: Duration::from_millis(config.sim_reconnect_ms),
+                }));
+                (Arc::new(sim.clone()), Some(sim))
+            }
+            EngineKind::Whatsapp => (Arc::new(engine::unavailable::Unavailable), None),
+        };
+        let live = live::Live::new();
+        let metrics = Arc::new(metrics::Metrics::new());
+        let sessions = sessions::Sessions::new(
+            engine,
+            pool.clone(),
+            live.clone(),
+            metrics.clone(),
+            sessions::SessionsConfig {
+                data_dir: config.data_dir.clone(),
+                start_wait: Duration::from_millis(config.session_start_wait_ms),
+                media_max_bytes: config.media_max_bytes,
+            },
+        );
+        let users = users::Users::new(pool.clone(), &config, sessions.clone());
         users.ensure_admin(&config).await?;
         users.warn_default_passwords().await?;
         let listener = TcpListener::bind((config.host, config.port))
@@ -94,6 +133,10 @@ impl Gateway {
             auth: Arc::new(auth::Authenticator::new(pool.clone(), &config).await?),
             users: Arc::new(users),
             tokens: Arc::new(tokens::Tokens::new(pool.clone())),
+            sessions,
+            live,
+            metrics,
+            sim,
             pool,
             config: Arc::new(config),
             leptos,
@@ -102,9 +145,7 @@ impl Gateway {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.listener.local_addr().expect("bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -112,17 +153,18 @@ impl Gateway {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), engine = ?self.state.config.wa_engine, "WA Gateway listening");
+        let restored = self.state.sessions.restore().await?;
+        if restored > 0 {
+            tracing::info!(restored, "resuming linked sessions");
+        }
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let sessions = self.state.sessions.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        sessions.shutdown().await;
         served.context("HTTP server failed")
     }
 }
@@ -133,10 +175,8 @@ async fn housekeeping(state: AppState) {
     loop {
         tick.tick().await;
         state.auth.forget_idle_failures();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         if let Err(e) = db::browser_sessions::delete_expired(&state.pool, now).await {
             tracing::warn!(error = %e, "could not delete expired browser logins");
         }
@@ -150,8 +190,7 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

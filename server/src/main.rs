@@ -4,11 +4,7 @@ use clap::{Parser, Subcommand};
 use server::{config::Config, Gateway};
 
 #[derive(Parser)]
-#[command(
-    name = "wa-gateway",
-    version,
-    about = "Self-hosted multi-user WhatsApp HTTP gateway"
-)]
+#[command(name = "wa-gateway", version, about = "Self-hosted multi-user WhatsApp HTTP gateway")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

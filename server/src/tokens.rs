@@ -35,25 +35,16 @@ impl Tokens {
     pub async fn create(&self, user_id: i64, name: &str) -> ApiResult<CreatedToken> {
         let name = TokenName::parse(name)?;
         if db::tokens::list(&self.pool, user_id).await?.len() >= MAX_TOKENS_PER_USER {
-            return Err(ApiError::Conflict(format!(
-                "At most {MAX_TOKENS_PER_USER} tokens per user; revoke one first"
-            )));
+            return Err(ApiError::Conflict(format!("At most {MAX_TOKENS_PER_USER} tokens per user; revoke one first")));
         }
         let (secret, hash, prefix) = new_api_token();
         let row = db::tokens::insert(&self.pool, user_id, name.as_str(), &hash, &prefix).await?;
         tracing::info!(user_id, token_id = row.id, "api token created");
-        Ok(CreatedToken {
-            token: view(row),
-            secret,
-        })
+        Ok(CreatedToken { token: view(row), secret })
     }
 
     pub async fn list(&self, user_id: i64) -> ApiResult<Vec<TokenView>> {
-        Ok(db::tokens::list(&self.pool, user_id)
-            .await?
-            .into_iter()
-            .map(view)
-            .collect())
+        Ok(db::tokens::list(&self.pool, user_id).await?.into_iter().map(view).collect())
     }
 
     pub async fn revoke(&self, user_id: i64, id: i64) -> ApiResult<()> {

@@ -1,6 +1,7 @@
 //! The user service: every rule about creating, configuring and deleting users lives
 //! here, shared by the REST handlers and (later) the Leptos server functions.
 
+use crate::sessions::Sessions;
 use crate::{
     auth::hash_password,
     config::Config,
@@ -10,10 +11,12 @@ use crate::{
 };
 use app::api::{CreateUserRequest, SessionConfigRequest, UserView};
 use sqlx::SqlitePool;
+use std::sync::Arc;
 
 pub struct Users {
     pool: SqlitePool,
     min_password_length: usize,
+    sessions: Arc<Sessions>,
 }
 
 pub fn view(row: &UserRow) -> UserView {
@@ -35,11 +38,8 @@ fn is_running(status: &str) -> bool {
 }
 
 impl Users {
-    pub fn new(pool: SqlitePool, config: &Config) -> Self {
-        Self {
-            pool,
-            min_password_length: config.min_password_length,
-        }
+    pub fn new(pool: SqlitePool, config: &Config, sessions: Arc<Sessions>) -> Self {
+        Self { pool, min_password_length: config.min_password_length, sessions }
     }
 
     pub fn parse_password(&self, value: &str, field: &'static str) -> ApiResult<Password> {
@@ -51,8 +51,7 @@ impl Users {
         if db::users::count(&self.pool).await? > 0 {
             return Ok(());
         }
-        let username =
-            Username::parse(&config.admin_user).map_err(|e| anyhow::anyhow!("ADMIN_USER: {e}"))?;
+        let username = Username::parse(&config.admin_user).map_err(|e| anyhow::anyhow!("ADMIN_USER: {e}"))?;
         let (password, is_default) = match &config.admin_password {
             Some(p) => (p.expose().to_owned(), false),
             None => ("admin".to_owned(), true),
@@ -92,16 +91,8 @@ impl Users {
     pub async fn create(&self, req: CreateUserRequest) -> ApiResult<UserView> {
         let username = Username::parse(&req.username)?;
         let password = self.parse_password(&req.password, "password")?;
-        let session_name = req
-            .session_name
-            .as_deref()
-            .map(SessionName::parse)
-            .transpose()?;
-        let callback_url = req
-            .callback_url
-            .as_deref()
-            .map(CallbackUrl::parse)
-            .transpose()?;
+        let session_name = req.session_name.as_deref().map(SessionName::parse).transpose()?;
+        let callback_url = req.callback_url.as_deref().map(CallbackUrl::parse).transpose()?;
         if db::users::username_exists(&self.pool, username.as_str()).await? {
             return Err(ApiError::BadRequest("Username already exists".into()));
         }
@@ -122,16 +113,12 @@ impl Users {
             Ok(id) => id,
             Err(e) if db::is_unique_violation(&e) => {
                 // Lost a race on the username, or the name is another user's session name.
-                return Err(
-                    if db::users::username_exists(&self.pool, username.as_str()).await? {
-                        ApiError::BadRequest("Username already exists".into())
-                    } else {
-                        let name = session_name
-                            .as_ref()
-                            .map_or(username.as_str(), SessionName::as_str);
-                        session_name_taken(name)
-                    },
-                );
+                return Err(if db::users::username_exists(&self.pool, username.as_str()).await? {
+                    ApiError::BadRequest("Username already exists".into())
+                } else {
+                    let name = session_name.as_ref().map_or(username.as_str(), SessionName::as_str);
+                    session_name_taken(name)
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -140,11 +127,7 @@ impl Users {
     }
 
     pub async fn list(&self) -> ApiResult<Vec<UserView>> {
-        Ok(db::users::list(&self.pool)
-            .await?
-            .iter()
-            .map(view)
-            .collect())
+        Ok(db::users::list(&self.pool).await?.iter().map(view).collect())
     }
 
     pub async fn get(&self, id: i64) -> ApiResult<UserView> {
@@ -152,9 +135,7 @@ impl Users {
     }
 
     async fn row(&self, id: i64) -> ApiResult<UserRow> {
-        db::users::by_id(&self.pool, id)
-            .await?
-            .ok_or_else(user_not_found)
+        db::users::by_id(&self.pool, id).await?.ok_or_else(user_not_found)
     }
 
     pub async fn set_password(&self, id: i64, password: &str) -> ApiResult<UserView> {
@@ -169,18 +150,12 @@ impl Users {
     }
 
     /// Applies only the keys present in the request (`callback_url: null` clears it).
-    pub async fn set_session_config(
-        &self,
-        id: i64,
-        req: SessionConfigRequest,
-    ) -> ApiResult<UserView> {
+    pub async fn set_session_config(&self, id: i64, req: SessionConfigRequest) -> ApiResult<UserView> {
         let session_name = parse_nullable(&req.session_name, SessionName::parse)?;
         let callback_url = parse_nullable(&req.callback_url, CallbackUrl::parse)?;
         let current = self.row(id).await?;
         if let Some(name) = &session_name {
-            let new_name = name
-                .as_ref()
-                .map_or(current.username.as_str(), SessionName::as_str);
+            let new_name = name.as_ref().map_or(current.username.as_str(), SessionName::as_str);
             let renaming = !new_name.eq_ignore_ascii_case(current.effective_session_name());
             if renaming && is_running(&current.session_status) {
                 return Err(ApiError::Conflict(format!(
@@ -192,12 +167,8 @@ impl Users {
         let updated = db::users::set_session_config(
             &self.pool,
             id,
-            session_name
-                .as_ref()
-                .map(|n| n.as_ref().map(SessionName::as_str)),
-            callback_url
-                .as_ref()
-                .map(|c| c.as_ref().map(CallbackUrl::as_str)),
+            session_name.as_ref().map(|n| n.as_ref().map(SessionName::as_str)),
+            callback_url.as_ref().map(|c| c.as_ref().map(CallbackUrl::as_str)),
         )
         .await;
         match updated {
@@ -216,16 +187,18 @@ impl Users {
         self.get(id).await
     }
 
-    /// Deletes a user (and, through the schema, its tokens and logins).
+    /// Deletes a user: its session is logged out and its keys and media removed first;
+    /// tokens, logins, the activity log and pending events go with the row.
     pub async fn delete(&self, id: i64, acting_admin: i64) -> ApiResult<()> {
         if id == acting_admin {
-            return Err(ApiError::BadRequest(
-                "You cannot delete your own account".into(),
-            ));
+            return Err(ApiError::BadRequest("You cannot delete your own account".into()));
         }
+        let user = self.row(id).await?;
+        self.sessions.logout(&user, "the user was deleted").await?;
         if !db::users::delete(&self.pool, id).await? {
             return Err(user_not_found());
         }
+        self.sessions.remove_media(id).await;
         tracing::info!(user_id = id, "user deleted");
         Ok(())
     }

@@ -30,11 +30,7 @@ async fn route_not_found() -> ApiError {
 }
 
 /// `/` → the admin panel, the dashboard, or the login page, by who is signed in.
-async fn start_page(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-) -> impl IntoResponse {
+async fn start_page(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap) -> impl IntoResponse {
     match state.auth.authenticate(&headers, ip).await {
         Ok(user) if user.is_admin => Redirect::to("/admin"),
         Ok(_) => Redirect::to("/dashboard"),

@@ -40,10 +40,7 @@ fn main() -> Result<()> {
         Some("run") => {
             site(&root, release)?;
             server(release)?;
-            let bin = root
-                .join("target")
-                .join(profile_dir(release))
-                .join(OUTPUT_NAME);
+            let bin = root.join("target").join(profile_dir(release)).join(OUTPUT_NAME);
             let status = Command::new(bin).args(passthrough).status()?;
             std::process::exit(status.code().unwrap_or(1));
         }
@@ -55,10 +52,7 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
 }
 
 fn profile_dir(release: bool) -> &'static str {
@@ -73,9 +67,7 @@ fn profile_dir(release: bool) -> &'static str {
 fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     let started = Instant::now();
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed with {status}");
     }
@@ -113,11 +105,7 @@ fn site(root: &Path, release: bool) -> Result<()> {
     run(&mut cmd)?;
 
     let wasm_profile = if release { "wasm-release" } else { "debug" };
-    let wasm = root
-        .join("target")
-        .join(WASM_TARGET)
-        .join(wasm_profile)
-        .join("frontend.wasm");
+    let wasm = root.join("target").join(WASM_TARGET).join(wasm_profile).join("frontend.wasm");
     check_wasm_bindgen(root)?;
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--out-name", OUTPUT_NAME, "--out-dir"])
@@ -131,27 +119,15 @@ fn site(root: &Path, release: bool) -> Result<()> {
             bail!("{} is missing: run scripts/setup.sh", wasm_opt.display());
         }
         run(Command::new(wasm_opt)
-            .args([
-                "-Oz",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "-o",
-            ])
+            .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "-o"])
             .arg(&bg)
             .arg(&bg))?;
     }
 
-    fs::copy(
-        root.join("style/main.css"),
-        pkg.join(format!("{OUTPUT_NAME}.css")),
-    )?;
+    fs::copy(root.join("style/main.css"), pkg.join(format!("{OUTPUT_NAME}.css")))?;
     copy_dir(&root.join("public"), &site)?;
     let size = fs::metadata(&bg)?.len();
-    eprintln!(
-        "xtask: site ready in {} (wasm {} KB)",
-        site.display(),
-        size / 1024
-    );
+    eprintln!("xtask: site ready in {} (wasm {} KB)", site.display(), size / 1024);
     Ok(())
 }
 
@@ -165,10 +141,7 @@ fn check_wasm_bindgen(root: &Path) -> Result<()> {
         .map(|v| v.trim_end_matches('"').to_owned())
         .context("wasm-bindgen not found in Cargo.lock")?;
     let out = Command::new("wasm-bindgen").arg("--version").output();
-    let have = out
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let have = out.ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
     if have != format!("wasm-bindgen {wanted}") {
         bail!("need wasm-bindgen {wanted}, found {have:?}: run scripts/setup.sh");
     }

@@ -36,10 +36,7 @@ pub async fn create_user(
 #[utoipa::path(get, path = "/admin/users", tag = "admin",
     responses((status = 200, body = Data<Vec<UserView>>)),
     security(("basic" = []), ("bearer" = []), ("cookie" = [])))]
-pub async fn list_users(
-    _: AdminUser,
-    State(state): State<AppState>,
-) -> ApiResult<Json<Data<Vec<UserView>>>> {
+pub async fn list_users(_: AdminUser, State(state): State<AppState>) -> ApiResult<Json<Data<Vec<UserView>>>> {
     state.users.list().await.map(data)
 }
 
@@ -47,11 +44,7 @@ pub async fn list_users(
     params(("id" = i64, Path, description = "User id")),
     responses((status = 200, body = Data<UserView>), (status = 404, body = super::ErrorBody)),
     security(("basic" = []), ("bearer" = []), ("cookie" = [])))]
-pub async fn get_user(
-    _: AdminUser,
-    State(state): State<AppState>,
-    Id(id): Id,
-) -> ApiResult<Json<Data<UserView>>> {
+pub async fn get_user(_: AdminUser, State(state): State<AppState>, Id(id): Id) -> ApiResult<Json<Data<UserView>>> {
     state.users.get(id).await.map(data)
 }
 

@@ -34,24 +34,15 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let (user, cookie) = state.auth.login(&req.username, &req.password, ip).await?;
-    Ok((
-        AppendHeaders([(header::SET_COOKIE, cookie)]),
-        data(view(&user)),
-    ))
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), data(view(&user))))
 }
 
 /// Ends the browser login and clears its cookie.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses((status = 200, body = Data<Done>)))]
-pub async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<impl IntoResponse> {
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
     let cookie = state.auth.logout(&headers).await?;
-    Ok((
-        AppendHeaders([(header::SET_COOKIE, cookie)]),
-        done("Logged out"),
-    ))
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), done("Logged out")))
 }
 
 /// The signed-in user.
@@ -73,16 +64,7 @@ pub async fn change_password(
     AuthUser(user): AuthUser,
     ApiJson(req): ApiJson<ChangeOwnPasswordRequest>,
 ) -> ApiResult<Json<Data<UserView>>> {
-    state
-        .users
-        .parse_password(&req.new_password, "new_password")?;
-    state
-        .auth
-        .check_password(&user.username, &req.current_password, ip)
-        .await?;
-    state
-        .users
-        .set_password(user.id, &req.new_password)
-        .await
-        .map(data)
+    state.users.parse_password(&req.new_password, "new_password")?;
+    state.auth.check_password(&user.username, &req.current_password, ip).await?;
+    state.users.set_password(user.id, &req.new_password).await.map(data)
 }

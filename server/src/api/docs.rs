@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of every REST route, and a small self-contained page that
 //! renders it (no CDN: the gateway may run where nothing else is reachable).
 
-use super::{admin, auth, dashboard, system};
+use super::{admin, auth, dashboard, session, system};
 use crate::AppState;
 use axum::{response::Html, routing::get, Json, Router};
 use utoipa::{
@@ -14,14 +14,17 @@ use utoipa::{
     info(title = "WA Gateway", description = "Self-hosted multi-user WhatsApp HTTP gateway. \
         Success bodies are `{\"data\": …}`, errors `{\"message\": …}`."),
     paths(
-        system::health,
+        system::health, system::ready, system::metrics,
         auth::login, auth::logout, auth::me, auth::change_password,
         admin::create_user, admin::list_users, admin::get_user, admin::delete_user,
         admin::set_password, admin::set_session_config,
         dashboard::list_tokens, dashboard::create_token, dashboard::revoke_token,
+        dashboard::session_info, dashboard::start_session, dashboard::disconnect_session,
+        dashboard::pair_code, dashboard::set_callback, dashboard::events,
+        session::start, session::start_page, session::list, session::logout,
     ),
     modifiers(&Security),
-    tags((name = "system"), (name = "auth"), (name = "admin"), (name = "dashboard"))
+    tags((name = "system"), (name = "auth"), (name = "admin"), (name = "dashboard"), (name = "session"))
 )]
 pub struct ApiDoc;
 
@@ -40,19 +43,14 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
-                crate::auth::SESSION_COOKIE,
-            ))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
         );
     }
 }
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api-docs/openapi.json",
-            get(|| async { Json(ApiDoc::openapi()) }),
-        )
+        .route("/api-docs/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/api-docs", get(|| async { Html(DOCS_PAGE) }))
 }
 

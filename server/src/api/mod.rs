@@ -5,6 +5,8 @@ pub mod admin;
 pub mod auth;
 pub mod dashboard;
 pub mod docs;
+pub mod session;
+pub mod sim;
 pub mod system;
 
 use crate::{error::ApiError, AppState};
@@ -17,13 +19,21 @@ use axum::{
 use serde::{de::DeserializeOwned, Serialize};
 use utoipa::ToSchema;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router(simulated: bool) -> Router<AppState> {
+    let api = Router::new()
         .merge(system::router())
         .merge(auth::router())
         .merge(admin::router())
         .merge(dashboard::router())
-        .merge(docs::router())
+        .merge(session::router())
+        .merge(crate::live::router())
+        .merge(docs::router());
+    // The simulator's control routes exist only when it is the engine.
+    if simulated {
+        api.merge(sim::router())
+    } else {
+        api
+    }
 }
 
 /// The success envelope: `{"data": …}`.
@@ -43,9 +53,7 @@ pub struct Done {
 }
 
 pub fn done(message: &str) -> Json<Data<Done>> {
-    data(Done {
-        message: message.to_owned(),
-    })
+    data(Done { message: message.to_owned() })
 }
 
 /// The error envelope, for the OpenAPI document.
@@ -70,16 +78,8 @@ where
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .is_some_and(|m| {
-                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-            });
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
         if !is_json {
             return Err(ApiError::BadRequest(
                 "Expected a JSON body with header 'Content-Type: application/json'".into(),
@@ -89,17 +89,14 @@ where
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge("Request body is too large".into())
             } else {
-                ApiError::BadRequest(format!(
-                    "Could not read the request body: {}",
-                    e.body_text()
-                ))
+                ApiError::BadRequest(format!("Could not read the request body: {}", e.body_text()))
             }
         })?;
         parse_json(&bytes).map(Self)
     }
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -112,8 +109,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("Invalid field '{path}' on json: {inner}")
         })
     })?;
-    de.end()
-        .map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
+    de.end().map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
     Ok(value)
 }
 
@@ -127,16 +123,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::BadRequest("Invalid id in path".into()))?;
-        raw.parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Self)
-            .ok_or_else(|| {
-                let shown: String = raw.chars().take(40).collect();
-                ApiError::BadRequest(format!(
-                    "Invalid id '{shown}' in path: expected a positive integer"
-                ))
-            })
+        raw.parse::<i64>().ok().filter(|n| *n > 0).map(Self).ok_or_else(|| {
+            let shown: String = raw.chars().take(40).collect();
+            ApiError::BadRequest(format!("Invalid id '{shown}' in path: expected a positive integer"))
+        })
     }
 }
 
@@ -153,15 +143,11 @@ mod tests {
     fn json_errors_say_what_is_wrong() {
         let m = message(parse_json::<CreateUserRequest>(b"{\"username\":").unwrap_err());
         assert!(m.starts_with("Malformed JSON body"), "{m}");
-        let m = message(
-            parse_json::<CreateUserRequest>(br#"{"username":5,"password":"x"}"#).unwrap_err(),
-        );
+        let m = message(parse_json::<CreateUserRequest>(br#"{"username":5,"password":"x"}"#).unwrap_err());
         assert!(m.starts_with("Invalid field 'username' on json"), "{m}");
         let m = message(parse_json::<CreateUserRequest>(br#"{"password":"x"}"#).unwrap_err());
         assert!(m.contains("missing field `username`"), "{m}");
-        let m = message(
-            parse_json::<CreateUserRequest>(br#"{"username":"a","password":"b"} x"#).unwrap_err(),
-        );
+        let m = message(parse_json::<CreateUserRequest>(br#"{"username":"a","password":"b"} x"#).unwrap_err());
         assert!(m.starts_with("Malformed JSON body"), "{m}");
     }
 }

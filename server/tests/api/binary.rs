@@ -10,11 +10,7 @@ use std::{
 const BIN: &str = env!("CARGO_BIN_EXE_wa-gateway");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -27,11 +23,7 @@ fn migrate_creates_the_database_and_exits() {
         .env("DATA_DIR", dir.path().join("data"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(db.exists());
 }
 
@@ -42,10 +34,7 @@ async fn serve_is_the_default_and_stops_gracefully_on_sigterm() {
     let mut child = Command::new(BIN)
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gw.db").display()),
-        )
+        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("gw.db").display()))
         .env("DATA_DIR", dir.path().join("data"))
         .env("WA_ENGINE", "simulated")
         .env("ADMIN_PASSWORD", "from-env-pw")
@@ -62,10 +51,7 @@ async fn serve_is_the_default_and_stops_gracefully_on_sigterm() {
             assert_eq!(r.text().await.unwrap(), r#"{"status":"ok"}"#);
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "server did not come up"
-        );
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not come up");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let me = client
@@ -76,10 +62,7 @@ async fn serve_is_the_default_and_stops_gracefully_on_sigterm() {
         .unwrap();
     assert_eq!(me.status(), 200);
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -90,20 +73,128 @@ async fn serve_is_the_default_and_stops_gracefully_on_sigterm() {
     };
     assert!(status.success(), "exit status {status}");
     let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
+    let log = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("shutting down"), "{log}");
-    assert!(
-        !log.contains("from-env-pw"),
-        "the log must never hold a password"
-    );
+    assert!(!log.contains("from-env-pw"), "the log must never hold a password");
+}
+
+/// The gateway binary as a child process on a loopback port, with its own data folder.
+struct Child {
+    process: std::process::Child,
+    base: String,
+}
+
+fn spawn_gateway(dir: &std::path::Path, port: u16) -> Child {
+    let process = Command::new(BIN)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", format!("sqlite://{}", dir.join("gw.db").display()))
+        .env("DATA_DIR", dir.join("data"))
+        .env("WA_ENGINE", "simulated")
+        .env("SIM_QR_PERIOD_MS", "60000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Child { process, base: format!("http://127.0.0.1:{port}") }
+}
+
+impl Child {
+    async fn wait_healthy(&self) {
+        let started = Instant::now();
+        while reqwest::get(format!("{}/health", self.base)).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "server did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: (&str, &str),
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .basic_auth(user.0, Some(user.1))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    fn kill_9(mut self) {
+        self.process.kill().unwrap(); // SIGKILL: no shutdown code runs
+        self.process.wait().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn events_acknowledged_before_a_sigkill_survive_it() {
+    use reqwest::Method;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let gw = spawn_gateway(dir.path(), port);
+    gw.wait_healthy().await;
+    let admin = ("admin", "admin");
+    gw.call(Method::POST, "/admin/users", admin, json!({"username": "crash", "password": "crash-pw"})).await;
+    gw.call(Method::POST, "/dashboard/start-session", ("crash", "crash-pw"), json!({})).await;
+    gw.call(Method::POST, "/sim/sessions/crash/scan", admin, json!({"phone": "6281111111"})).await;
+    let mut connected = false;
+    for _ in 0..100 {
+        let info = gw.call(Method::GET, "/dashboard/session-info", ("crash", "crash-pw"), json!({})).await;
+        if info["data"]["status"] == "connected" {
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(connected);
+    const N: usize = 200;
+    for i in 0..N {
+        let body = json!({"from": "6282222222", "text": format!("burst {i}"), "id": format!("ID{i}")});
+        gw.call(Method::POST, "/sim/sessions/crash/messages", admin, body).await;
+    }
+    gw.kill_9();
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("gw.db").display())).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT json_extract(payload, '$.messageId') FROM webhook_events WHERE kind = 'message' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let expected: Vec<String> = (0..N).map(|i| format!("ID{i}")).collect();
+    assert_eq!(stored, expected, "every acknowledged message is stored, in order, once");
+
+    // After the crash the linked session resumes by itself.
+    let gw = spawn_gateway(dir.path(), port);
+    gw.wait_healthy().await;
+    let mut resumed = false;
+    for _ in 0..200 {
+        let info = gw.call(Method::GET, "/dashboard/session-info", ("crash", "crash-pw"), json!({})).await;
+        if info["data"]["status"] == "connected" {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(resumed, "the linked session reconnects after a crash");
+    let body = json!({"from": "6282222222", "text": "after", "id": "AFTER"});
+    gw.call(Method::POST, "/sim/sessions/crash/messages", admin, body).await;
+    gw.kill_9();
 }
 
 /// whatsapp-rust's store and sqlx both link SQLite; two versions cannot coexist.
 #[test]
 fn exactly_one_libsqlite3_sys_is_locked() {
-    let lock =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
     let versions: Vec<&str> = lock
         .split("[[package]]")
         .filter(|p| p.contains("\nname = \"libsqlite3-sys\"\n"))

@@ -39,8 +39,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub pool: sqlx::SqlitePool,
-    _dir: TempDir,
+    pub config: Config,
+    dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -60,24 +62,33 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_tests(dir.path());
         configure(&mut config);
-        let gateway = Gateway::build(config).await.expect("gateway builds");
+        Self::start(config, dir).await
+    }
+
+    /// Stops this gateway gracefully and starts a new one on the same data.
+    pub async fn restart(mut self) -> Self {
+        let dir = self.dir.take().expect("dir");
+        let config = self.config.clone();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stops cleanly");
+        }
+        self.pool.close().await;
+        Self::start(config, dir).await
+    }
+
+    async fn start(config: Config, dir: TempDir) -> Self {
+        let gateway = Gateway::build(config.clone()).await.expect("gateway builds");
         let addr = gateway.local_addr();
         let pool = gateway.state().pool.clone();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(gateway.run(async {
+        let server = tokio::spawn(gateway.run(async {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            addr,
-            client,
-            pool,
-            _dir: dir,
-            shutdown: Some(tx),
-        }
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { addr, client, pool, config, dir: Some(dir), shutdown: Some(tx), server: Some(server) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -99,26 +110,13 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         assert!(status.as_u16() < 500, "server error {status}: {body}");
-        Response {
-            status,
-            headers,
-            body,
-        }
+        Response { status, headers, body }
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        auth: &Auth,
-        body: Option<Value>,
-    ) -> Response {
+    pub async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Response {
         let mut req = self.builder(method, path, auth);
         if let Some(body) = body {
             req = req.json(&body);
@@ -132,31 +130,16 @@ impl TestApp {
 
     pub async fn create_user(&self, username: &str, password: &str) -> i64 {
         let r = self
-            .call(
-                Method::POST,
-                "/admin/users",
-                &admin(),
-                Some(json!({"username": username, "password": password})),
-            )
+            .call(Method::POST, "/admin/users", &admin(), Some(json!({"username": username, "password": password})))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         r.body["data"]["id"].as_i64().unwrap()
     }
 
     pub async fn create_token(&self, auth: &Auth) -> (i64, String) {
-        let r = self
-            .call(
-                Method::POST,
-                "/dashboard/tokens",
-                auth,
-                Some(json!({"name": "ci"})),
-            )
-            .await;
+        let r = self.call(Method::POST, "/dashboard/tokens", auth, Some(json!({"name": "ci"}))).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        (
-            r.body["data"]["id"].as_i64().unwrap(),
-            r.body["data"]["secret"].as_str().unwrap().to_owned(),
-        )
+        (r.body["data"]["id"].as_i64().unwrap(), r.body["data"]["secret"].as_str().unwrap().to_owned())
     }
 
     /// Every row of the tables a request could change, to prove a rejected one changed nothing.
@@ -168,13 +151,103 @@ impl TestApp {
         .fetch_all(&self.pool)
         .await
         .unwrap();
-        let tokens: Vec<String> = sqlx::query_scalar(
-            "SELECT printf('token %d %d %s', id, user_id, name) FROM api_tokens ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .unwrap();
+        let tokens: Vec<String> =
+            sqlx::query_scalar("SELECT printf('token %d %d %s', id, user_id, name) FROM api_tokens ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
         rows.extend(tokens);
         rows
+    }
+}
+
+impl TestApp {
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    pub async fn post(&self, path: &str, auth: &Auth) -> Response {
+        self.call(Method::POST, path, auth, None).await
+    }
+
+    /// Starts `user`'s session and has the simulated phone scan it.
+    pub async fn link(&self, user: &Auth, session: &str, phone: &str) {
+        let r = self.post("/dashboard/start-session", user).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = self
+            .call(Method::POST, &format!("/sim/sessions/{session}/scan"), &admin(), Some(json!({"phone": phone})))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        self.wait_status(user, "connected").await;
+    }
+
+    /// Polls session-info until the status is `status` (10 s at most).
+    pub async fn wait_status(&self, user: &Auth, status: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let r = self.get("/dashboard/session-info", user).await;
+            if r.body["data"]["status"] == status {
+                return r.body["data"].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "status never became {status}: {}", r.body);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn outbox(&self, kind: &str) -> Vec<Value> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT payload FROM webhook_events WHERE kind = ? ORDER BY id")
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await
+            .unwrap();
+        rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+    }
+
+    pub async fn ws(&self, auth: &Auth) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws", self.addr).into_client_request().unwrap();
+        let header = match auth {
+            Auth::Basic(u, p) => {
+                use base64::Engine;
+                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))))
+            }
+            Auth::Bearer(t) => Some(format!("Bearer {t}")),
+            _ => None,
+        };
+        if let Some(h) = header {
+            request.headers_mut().insert("authorization", h.parse().unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await.expect("websocket connects");
+        Ws { stream }
+    }
+}
+
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Ws {
+    /// The next JSON event, or None if nothing arrives within `ms`.
+    pub async fn next_within(&mut self, ms: u64) -> Option<Value> {
+        use futures_util::StreamExt;
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_millis(ms), self.stream.next()).await.ok()??;
+            if let Ok(tokio_tungstenite::tungstenite::Message::Text(text)) = msg {
+                return Some(serde_json::from_str(&text).unwrap());
+            }
+        }
+    }
+
+    /// Skips events until one matches (10 s at most).
+    pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Some(event) = self.next_within(500).await {
+                if pred(&event) {
+                    return event;
+                }
+            }
+        }
+        panic!("no websocket event: {what}");
     }
 }

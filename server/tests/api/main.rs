@@ -7,4 +7,5 @@ mod bad_input;
 mod binary;
 mod helpers;
 mod seed;
+mod sessions;
 mod system;

@@ -17,15 +17,9 @@ async fn testing_section_create_then_configure_user_2() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let user = &r.body["data"];
-    assert_eq!(
-        user["id"], 2,
-        "the first created user is id 2, as the seed assumes"
-    );
+    assert_eq!(user["id"], 2, "the first created user is id 2, as the seed assumes");
     assert_eq!(user["username"], "testuser");
-    assert_eq!(
-        user["session_name"], "testuser",
-        "session name defaults to the username"
-    );
+    assert_eq!(user["session_name"], "testuser", "session name defaults to the username");
     assert_eq!(user["callback_url"], serde_json::Value::Null);
     assert_eq!(user["is_admin"], false);
     assert_eq!(user["status"], "disconnected");
@@ -47,10 +41,7 @@ async fn testing_section_create_then_configure_user_2() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["data"]["session_name"], "testuser-whatsapp");
-    assert_eq!(
-        r.body["data"]["callback_url"],
-        "https://webhook.site/unique-id"
-    );
+    assert_eq!(r.body["data"]["callback_url"], "https://webhook.site/unique-id");
 
     // The user can read its own account with the seed's credentials.
     let me = app.get("/auth/me", &basic("testuser", "test123")).await;
@@ -78,10 +69,7 @@ async fn migration_guide_sets_one_key_at_a_time() {
     // Step 2: only the callback; the session name stays.
     let r = put(r#"{"callback_url": "https://api.example.com/webhook"}"#).await;
     assert_eq!(r.body["data"]["session_name"], "user-whatsapp");
-    assert_eq!(
-        r.body["data"]["callback_url"],
-        "https://api.example.com/webhook"
-    );
+    assert_eq!(r.body["data"]["callback_url"], "https://api.example.com/webhook");
     // null clears the callback; absent keys stay.
     let r = put(r#"{"callback_url": null}"#).await;
     assert_eq!(r.body["data"]["callback_url"], serde_json::Value::Null);
@@ -96,14 +84,7 @@ async fn migration_guide_sets_one_key_at_a_time() {
     let list = app.get("/admin/users", &admin()).await;
     let users = list.body["data"].as_array().unwrap();
     assert_eq!(users.len(), 2);
-    for key in [
-        "id",
-        "username",
-        "session_name",
-        "callback_url",
-        "status",
-        "created_at",
-    ] {
+    for key in ["id", "username", "session_name", "callback_url", "status", "created_at"] {
         assert!(users[1].get(key).is_some(), "{key}");
     }
     let one = app.get("/admin/users/2", &admin()).await;

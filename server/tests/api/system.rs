@@ -14,22 +14,13 @@ async fn health_is_ok_without_auth() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let app = TestApp::spawn().await;
-    for (method, path) in [
-        (Method::GET, "/nope"),
-        (Method::POST, "/nope"),
-        (Method::GET, "/admin/users/2/nothing"),
-    ] {
+    for (method, path) in [(Method::GET, "/nope"), (Method::POST, "/nope"), (Method::GET, "/admin/users/2/nothing")] {
         let r = app.call(method, path, &admin(), None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(r.body, serde_json::json!({"message": "Route not found"}));
-        assert!(r.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"));
+        assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/json"));
     }
-    let r = app
-        .call(Method::PATCH, "/admin/users", &admin(), None)
-        .await;
+    let r = app.call(Method::PATCH, "/admin/users", &admin(), None).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.message(), "Method not allowed");
 }
@@ -58,10 +49,7 @@ async fn openapi_covers_every_route() {
         ("delete", "/dashboard/tokens/{id}"),
     ];
     for (method, path) in routes {
-        assert!(
-            r.body["paths"][path][method].is_object(),
-            "{method} {path} missing from OpenAPI"
-        );
+        assert!(r.body["paths"][path][method].is_object(), "{method} {path} missing from OpenAPI");
     }
     let schemes = &r.body["components"]["securitySchemes"];
     for scheme in ["basic", "bearer", "cookie"] {
@@ -69,11 +57,7 @@ async fn openapi_covers_every_route() {
     }
     let page = app.client.get(app.url("/api-docs")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page
-        .text()
-        .await
-        .unwrap()
-        .contains("/api-docs/openapi.json"));
+    assert!(page.text().await.unwrap().contains("/api-docs/openapi.json"));
 }
 
 #[tokio::test]
@@ -83,10 +67,7 @@ async fn pages_render_on_the_server_and_root_redirects_by_role() {
         let resp = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
         let html = resp.text().await.unwrap();
-        assert!(
-            html.contains("/pkg/wa-gateway.js"),
-            "{path} lacks the hydration script"
-        );
+        assert!(html.contains("/pkg/wa-gateway.js"), "{path} lacks the hydration script");
         assert!(html.contains("WA Gateway"));
     }
     let location = |r: &Response| r.headers["location"].to_str().unwrap().to_owned();
@@ -95,10 +76,7 @@ async fn pages_render_on_the_server_and_root_redirects_by_role() {
     assert_eq!(location(&r), "/login");
     assert_eq!(location(&app.get("/", &admin()).await), "/admin");
     app.create_user("alice", "alice-pw").await;
-    assert_eq!(
-        location(&app.get("/", &basic("alice", "alice-pw")).await),
-        "/dashboard"
-    );
+    assert_eq!(location(&app.get("/", &basic("alice", "alice-pw")).await), "/dashboard");
 }
 
 #[tokio::test]
@@ -107,12 +85,8 @@ async fn ui_requests_get_no_basic_challenge() {
     let r = app.get("/auth/me", &Auth::None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["www-authenticate"], "Basic realm=\"WA Gateway\"");
-    let r = app
-        .send(
-            app.builder(Method::GET, "/auth/me", &Auth::None)
-                .header("X-Requested-With", "wa-gateway-ui"),
-        )
-        .await;
+    let r =
+        app.send(app.builder(Method::GET, "/auth/me", &Auth::None).header("X-Requested-With", "wa-gateway-ui")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.headers.get("www-authenticate").is_none());
 }

@@ -1,0 +1,628 @@
+//! The session registry and one supervisor per running session.
+//!
+//! The supervisor turns engine events into one status machine
+//! (`disconnected → connecting → qr → connected`, `connected → connecting` on a drop,
+//! `→ logged_out` when the phone unlinks) and owns what follows from each step: the
+//! status is persisted, the activity log (`session_events`) and the durable outbox
+//! (`webhook_events`) are written **in the same transaction**, and only then is the
+//! engine acknowledged and the change published to `/ws`. A crash at any point loses
+//! nothing the engine was told is stored.
+
+use crate::{
+    db::{self, users::UserRow},
+    engine::{EngineError, EngineEvent, EngineSession, EventEnvelope, InboundMessage, Pairing, StartRequest, WaEngine},
+    live::Live,
+    media::MediaStore,
+    metrics::Metrics,
+    qr,
+};
+use serde_json::{json, Value};
+use sqlx::SqlitePool;
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Disconnected,
+    Connecting,
+    Qr,
+    Connected,
+    LoggedOut,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disconnected => "disconnected",
+            Self::Connecting => "connecting",
+            Self::Qr => "qr",
+            Self::Connected => "connected",
+            Self::LoggedOut => "logged_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "connecting" => Self::Connecting,
+            "qr" => Self::Qr,
+            "connected" => Self::Connected,
+            "logged_out" => Self::LoggedOut,
+            _ => Self::Disconnected,
+        }
+    }
+
+    /// The three statuses webhook receivers know (the seed's contract): waiting for a
+    /// scan counts as `connecting`, a logged-out session as `disconnected`.
+    pub fn wire(self) -> &'static str {
+        match self {
+            Self::Connected => "connected",
+            Self::Connecting | Self::Qr => "connecting",
+            Self::Disconnected | Self::LoggedOut => "disconnected",
+        }
+    }
+
+    pub const ALL: [Status; 5] = [Self::Disconnected, Self::Connecting, Self::Qr, Self::Connected, Self::LoggedOut];
+}
+
+/// What is known about one session right now.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub user_id: i64,
+    pub session: String,
+    pub status: Status,
+    pub qr: Option<String>,
+    pub qr_png: Option<String>,
+    pub pair_code: Option<String>,
+    pub phone: Option<String>,
+    pub push_name: Option<String>,
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Snapshot {
+    fn from_row(row: &UserRow) -> Self {
+        Self {
+            user_id: row.id,
+            session: row.effective_session_name().to_owned(),
+            status: Status::parse(&row.session_status),
+            qr: None,
+            qr_png: None,
+            pair_code: None,
+            phone: row.session_phone.clone(),
+            push_name: row.session_push_name.clone(),
+            reason: row.session_reason.clone(),
+            at: now_rfc3339(),
+        }
+    }
+
+    /// The `/ws` event: `{"type":"status","session","status","qr"?,"phone"?,"at",…}`.
+    pub fn to_live_json(&self) -> String {
+        let mut v = json!({ "type": "status", "session": self.session, "status": self.status.as_str(), "at": self.at });
+        let optional = [
+            ("qr", &self.qr_png),
+            ("pair_code", &self.pair_code),
+            ("phone", &self.phone),
+            ("push_name", &self.push_name),
+            ("reason", &self.reason),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                v[key] = json!(value);
+            }
+        }
+        v.to_string()
+    }
+}
+
+struct Running {
+    generation: u64,
+    client: Option<Arc<dyn EngineSession>>,
+    state: watch::Sender<Snapshot>,
+    supervisor: Option<tokio::task::AbortHandle>,
+}
+
+pub struct Sessions {
+    engine: Arc<dyn WaEngine>,
+    pool: SqlitePool,
+    live: Live,
+    metrics: Arc<Metrics>,
+    media: MediaStore,
+    sessions_dir: PathBuf,
+    start_wait: Duration,
+    running: Mutex<HashMap<i64, Running>>,
+    generations: AtomicU64,
+}
+
+/// What a supervisor does after an event.
+enum Flow {
+    Continue,
+    /// The engine client is gone (QR codes ran out, or logged out).
+    End,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<SessionError> for crate::error::ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Engine(EngineError::NotConnected) => Self::Conflict("Session is not connected".into()),
+            SessionError::Engine(EngineError::NotRegistered) => Self::BadRequest("Target is not registered".into()),
+            SessionError::Engine(EngineError::Rejected(m)) => Self::BadRequest(m),
+            SessionError::Engine(EngineError::Failed(m)) => Self::Internal(anyhow::anyhow!(m)),
+            SessionError::Db(e) => e.into(),
+        }
+    }
+}
+
+pub struct SessionsConfig {
+    pub data_dir: PathBuf,
+    pub start_wait: Duration,
+    pub media_max_bytes: usize,
+}
+
+impl Sessions {
+    pub fn new(
+        engine: Arc<dyn WaEngine>,
+        pool: SqlitePool,
+        live: Live,
+        metrics: Arc<Metrics>,
+        config: SessionsConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            engine,
+            pool,
+            live,
+            metrics,
+            media: MediaStore::new(&config.data_dir, config.media_max_bytes),
+            sessions_dir: config.data_dir.join("sessions"),
+            start_wait: config.start_wait,
+            running: Mutex::default(),
+            generations: AtomicU64::new(1),
+        })
+    }
+
+    fn store_dir(&self, user_id: i64) -> PathBuf {
+        self.sessions_dir.join(user_id.to_string())
+    }
+
+    pub fn is_running(&self, user_id: i64) -> bool {
+        self.running.lock().expect("registry").contains_key(&user_id)
+    }
+
+    /// The current state: live if the session runs, else as last persisted.
+    pub async fn snapshot(&self, user_id: i64) -> anyhow::Result<Snapshot> {
+        if let Some(s) = self.live_snapshot(user_id) {
+            return Ok(s);
+        }
+        let row = db::users::by_id(&self.pool, user_id).await?.ok_or_else(|| anyhow::anyhow!("no user {user_id}"))?;
+        Ok(Snapshot::from_row(&row))
+    }
+
+    fn live_snapshot(&self, user_id: i64) -> Option<Snapshot> {
+        self.running.lock().expect("registry").get(&user_id).map(|r| r.state.borrow().clone())
+    }
+
+    pub async fn all_snapshots(&self) -> anyhow::Result<Vec<Snapshot>> {
+        let rows = db::users::list(&self.pool).await?;
+        Ok(rows.iter().map(|row| self.live_snapshot(row.id).unwrap_or_else(|| Snapshot::from_row(row))).collect())
+    }
+
+    /// The engine client of a connected session, for sends and lookups.
+    pub fn client(&self, user_id: i64) -> Result<Arc<dyn EngineSession>, SessionError> {
+        let running = self.running.lock().expect("registry");
+        match running.get(&user_id) {
+            Some(r) if r.state.borrow().status == Status::Connected => {
+                r.client.clone().ok_or(EngineError::NotConnected.into())
+            }
+            _ => Err(EngineError::NotConnected.into()),
+        }
+    }
+
+    /// Starts the user's session if it is not running, then waits (bounded) until it
+    /// shows a QR code, a pair code, is connected, or has failed.
+    pub async fn start(self: &Arc<Self>, user: &UserRow, pairing: Pairing) -> anyhow::Result<Snapshot> {
+        let mut rx = self.ensure_started(user, pairing.clone()).await?;
+        let wants_code = matches!(pairing, Pairing::PairCode { .. });
+        let ready = |s: &Snapshot| match s.status {
+            Status::Connected | Status::Disconnected | Status::LoggedOut => true,
+            Status::Qr => !wants_code && s.qr.is_some(),
+            Status::Connecting => wants_code && s.pair_code.is_some(),
+        };
+        let _ = tokio::time::timeout(self.start_wait, rx.wait_for(ready)).await;
+        let snapshot = rx.borrow().clone();
+        Ok(snapshot)
+    }
+
+    async fn ensure_started(
+        self: &Arc<Self>,
+        user: &UserRow,
+        pairing: Pairing,
+    ) -> anyhow::Result<watch::Receiver<Snapshot>> {
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        let (events_tx, events_rx) = mpsc::channel::<EventEnvelope>(256);
+        let mut initial = Snapshot::from_row(user);
+        initial.status = Status::Connecting;
+        initial.reason = None;
+        initial.qr = None;
+        initial.qr_png = None;
+        let (state_tx, state_rx) = watch::channel(initial.clone());
+        {
+            let mut running = self.running.lock().expect("registry");
+            if let Some(existing) = running.get(&user.id) {
+                return Ok(existing.state.subscribe());
+            }
+            running.insert(user.id, Running { generation, client: None, state: state_tx, supervisor: None });
+        }
+        let from = Status::parse(&user.session_status);
+        self.persist(&initial, from, None, Some("starting")).await?;
+        self.publish(&initial);
+
+        let supervisor = tokio::spawn(self.clone().supervise(user.id, generation, events_rx));
+        let request = StartRequest {
+            user_id: user.id,
+            session_name: initial.session.clone(),
+            store_dir: self.store_dir(user.id),
+            pairing,
+        };
+        match self.engine.start(request, events_tx).await {
+            Ok(client) => {
+                let mut running = self.running.lock().expect("registry");
+                match running.get_mut(&user.id) {
+                    Some(r) if r.generation == generation => {
+                        r.client = Some(client);
+                        r.supervisor = Some(supervisor.abort_handle());
+                    }
+                    _ => supervisor.abort(),
+                }
+            }
+            Err(e) => {
+                supervisor.abort();
+                self.finish(
+                    user.id,
+                    generation,
+                    Status::Disconnected,
+                    Some(format!("could not start: {e}")),
+                    Some(false),
+                )
+                .await?;
+            }
+        }
+        Ok(state_rx)
+    }
+
+    async fn supervise(self: Arc<Self>, user_id: i64, generation: u64, mut events: mpsc::Receiver<EventEnvelope>) {
+        while let Some(EventEnvelope { event, ack }) = events.recv().await {
+            self.metrics.engine_event(&event);
+            match self.apply(user_id, generation, event).await {
+                Ok(flow) => {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(());
+                    }
+                    if matches!(flow, Flow::End) {
+                        return;
+                    }
+                }
+                // The ack is dropped: the engine learns the event was not stored.
+                Err(e) => tracing::error!(user_id, error = %e, "could not record a session event"),
+            }
+        }
+    }
+
+    fn current(&self, user_id: i64, generation: u64) -> Option<Snapshot> {
+        let running = self.running.lock().expect("registry");
+        running.get(&user_id).filter(|r| r.generation == generation).map(|r| r.state.borrow().clone())
+    }
+
+    fn set(&self, user_id: i64, generation: u64, snapshot: &Snapshot) {
+        let running = self.running.lock().expect("registry");
+        if let Some(r) = running.get(&user_id).filter(|r| r.generation == generation) {
+            r.state.send_replace(snapshot.clone());
+        }
+    }
+
+    async fn apply(&self, user_id: i64, generation: u64, event: EngineEvent) -> anyhow::Result<Flow> {
+        let Some(before) = self.current(user_id, generation) else {
+            return Ok(Flow::End);
+        };
+        let mut next = before.clone();
+        next.at = now_rfc3339();
+        let mut linked = None;
+        let mut detail = None;
+        let mut flow = Flow::Continue;
+        match event {
+            EngineEvent::Message(message) => {
+                self.record_message(&before, message).await?;
+                return Ok(Flow::Continue);
+            }
+            EngineEvent::Receipt { .. } => return Ok(Flow::Continue),
+            EngineEvent::Qr { code, valid_for } => {
+                next.status = Status::Qr;
+                next.qr_png = qr::png_data_url(&code);
+                next.qr = Some(code);
+                next.reason = Some(format!("scan within {} s", valid_for.as_secs()));
+            }
+            EngineEvent::PairCode { code } => {
+                next.pair_code = Some(code);
+                next.reason = Some("enter the pair code on the phone".into());
+            }
+            EngineEvent::QrExhausted => {
+                next.status = Status::Disconnected;
+                next.reason = Some("QR codes expired before a scan; start the session again".into());
+                linked = Some(false);
+                flow = Flow::End;
+            }
+            EngineEvent::Paired { phone, push_name } => {
+                next.phone = Some(phone);
+                next.push_name = push_name;
+                next.reason = Some("paired".into());
+                linked = Some(true);
+            }
+            EngineEvent::Connected => {
+                next.status = Status::Connected;
+                next.reason = None;
+                linked = Some(true);
+            }
+            EngineEvent::Disconnected { reason, will_retry } => {
+                next.status = if will_retry { Status::Connecting } else { Status::Disconnected };
+                next.reason = Some(reason);
+            }
+            EngineEvent::Reconnecting { attempt, delay } => {
+                next.status = Status::Connecting;
+                next.reason =
+                    Some(format!("reconnecting: attempt {attempt}, retry in {} s", delay.as_secs_f64().ceil()));
+            }
+            EngineEvent::LoggedOut { reason } => {
+                next.status = Status::LoggedOut;
+                next.reason = Some(reason);
+                linked = Some(false);
+                flow = Flow::End;
+            }
+        }
+        if next.status != Status::Qr {
+            next.qr = None;
+            next.qr_png = None;
+        }
+        if next.status == Status::Connected {
+            next.pair_code = None;
+        }
+        // QR rotations stay in memory and on /ws; transitions are persisted and logged.
+        if next.status != before.status || linked.is_some() || next.reason != before.reason && next.status != Status::Qr
+        {
+            detail = detail.or(next.reason.clone());
+            self.persist(&next, before.status, linked, detail.as_deref()).await?;
+        }
+        if matches!(flow, Flow::End) {
+            if next.status == Status::LoggedOut {
+                self.remove_store(user_id).await;
+            }
+            self.running.lock().expect("registry").remove(&user_id);
+        } else {
+            self.set(user_id, generation, &next);
+        }
+        self.publish(&next);
+        Ok(flow)
+    }
+
+    fn publish(&self, snapshot: &Snapshot) {
+        self.live.publish(snapshot.user_id, snapshot.to_live_json());
+    }
+
+    /// Writes a transition: status columns, the activity log, and (when the status seen
+    /// by webhook receivers changes) a `session` event in the outbox, atomically.
+    async fn persist(
+        &self,
+        s: &Snapshot,
+        from: Status,
+        linked: Option<bool>,
+        detail: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET session_status = ?, session_phone = ?, session_push_name = ?, session_reason = ?, \
+             session_linked = COALESCE(?, session_linked) WHERE id = ?",
+        )
+        .bind(s.status.as_str())
+        .bind(&s.phone)
+        .bind(&s.push_name)
+        .bind(&s.reason)
+        .bind(linked)
+        .bind(s.user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO session_events (user_id, session, status, detail) VALUES (?, ?, ?, ?)")
+            .bind(s.user_id)
+            .bind(&s.session)
+            .bind(s.status.as_str())
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+        if s.status.wire() != from.wire() {
+            let mut payload = json!({ "session": s.session, "status": s.status.wire(), "timestamp": unix_now() });
+            if let Some(reason) = &s.reason {
+                payload["reason"] = json!(reason);
+            }
+            db::outbox::insert(&mut tx, s.user_id, "session", &payload, None, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores an incoming message (and its media file) in the outbox.
+    async fn record_message(&self, s: &Snapshot, m: InboundMessage) -> anyhow::Result<()> {
+        let stored = match &m.media {
+            Some(media) => match self.media.store(s.user_id, media).await {
+                Ok(stored) => Some(stored),
+                Err(e) => {
+                    // Too large or unwritable: the message still goes out, without the file.
+                    tracing::warn!(user_id = s.user_id, error = %e, "media not stored");
+                    None
+                }
+            },
+            None => None,
+        };
+        let kind = m.media.as_ref().map_or("text", |media| media.kind.as_str());
+        let payload = json!({
+            "session": s.session,
+            "from": m.chat,
+            "message": m.text.clone().unwrap_or_default(),
+            "media": { "image": null, "video": null, "document": null, "audio": null },
+            "messageId": m.id,
+            "timestamp": m.timestamp,
+            "pushName": m.push_name,
+            "isGroup": m.is_group,
+            "participant": if m.is_group { Value::from(m.sender.clone()) } else { Value::Null },
+            "type": kind,
+        });
+        let dedupe = format!("{}|{}|{}|{}", s.user_id, m.chat, m.sender, m.id);
+        let media_json = stored.map(|s| serde_json::to_string(&s)).transpose()?;
+        let mut tx = self.pool.begin().await?;
+        db::outbox::insert(&mut tx, s.user_id, "message", &payload, Some(&dedupe), media_json.as_deref()).await?;
+        tx.commit().await?;
+        self.metrics.message_recorded();
+        Ok(())
+    }
+
+    /// Ends a session from our side (not through an engine event) and records it.
+    async fn finish(
+        &self,
+        user_id: i64,
+        generation: u64,
+        status: Status,
+        reason: Option<String>,
+        linked: Option<bool>,
+    ) -> anyhow::Result<()> {
+        let removed = {
+            let mut running = self.running.lock().expect("registry");
+            match running.get(&user_id) {
+                Some(r) if r.generation == generation => running.remove(&user_id),
+                _ => None,
+            }
+        };
+        let before = match &removed {
+            Some(r) => r.state.borrow().clone(),
+            None => self.snapshot(user_id).await?,
+        };
+        let mut next = before.clone();
+        next.status = status;
+        next.reason = reason;
+        next.qr = None;
+        next.qr_png = None;
+        next.pair_code = None;
+        next.at = now_rfc3339();
+        self.persist(&next, before.status, linked, next.reason.as_deref()).await?;
+        self.publish(&next);
+        Ok(())
+    }
+
+    async fn remove_store(&self, user_id: i64) {
+        let dir = self.store_dir(user_id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(user_id, error = %e, "could not delete the session store");
+            }
+        }
+    }
+
+    /// Deletes a (deleted) user's stored media.
+    pub async fn remove_media(&self, user_id: i64) {
+        let dir = self.media.user_dir(user_id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(user_id, error = %e, "could not delete the user's media");
+            }
+        }
+    }
+
+    /// Logs the device out and deletes its keys. False if there was nothing to log out.
+    pub async fn logout(&self, user: &UserRow, reason: &str) -> anyhow::Result<bool> {
+        let removed = self.running.lock().expect("registry").remove(&user.id);
+        let linked = db::users::by_id(&self.pool, user.id).await?.is_some_and(|u| u.session_linked);
+        if removed.is_none() && !linked {
+            return Ok(false);
+        }
+        let before = match &removed {
+            Some(r) => r.state.borrow().clone(),
+            None => Snapshot::from_row(user),
+        };
+        if let Some(r) = removed {
+            if let Some(s) = r.supervisor {
+                s.abort();
+            }
+            if let Some(client) = r.client {
+                client.logout().await;
+            }
+        }
+        self.remove_store(user.id).await;
+        let mut next = before.clone();
+        next.status = Status::LoggedOut;
+        next.reason = Some(reason.to_owned());
+        next.qr = None;
+        next.qr_png = None;
+        next.pair_code = None;
+        next.at = now_rfc3339();
+        self.persist(&next, before.status, Some(false), Some(reason)).await?;
+        self.publish(&next);
+        tracing::info!(user_id = user.id, "session logged out");
+        Ok(true)
+    }
+
+    /// Restarts every linked session (after a gateway restart) and marks sessions that
+    /// were mid-pairing when the gateway stopped as disconnected.
+    pub async fn restore(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let reset = sqlx::query(
+            "UPDATE users SET session_status = 'disconnected', session_reason = 'the gateway restarted' \
+             WHERE session_linked = 0 AND session_status IN ('connecting', 'qr', 'connected')",
+        )
+        .execute(&self.pool)
+        .await?;
+        tracing::debug!(reset = reset.rows_affected(), "sessions left mid-pairing marked disconnected");
+        let linked = db::users::list(&self.pool).await?.into_iter().filter(|u| u.session_linked);
+        let mut restored = 0;
+        for user in linked {
+            self.ensure_started(&user, Pairing::Qr).await?;
+            restored += 1;
+        }
+        Ok(restored)
+    }
+
+    /// Stops every client, keeping keys and the linked flag so they resume next start.
+    pub async fn shutdown(&self) {
+        let all: Vec<Running> = self.running.lock().expect("registry").drain().map(|(_, r)| r).collect();
+        for r in all {
+            if let Some(s) = r.supervisor {
+                s.abort();
+            }
+            if let Some(client) = r.client {
+                client.stop().await;
+            }
+        }
+    }
+
+    /// Counts of sessions by status, for `/ready` and `/metrics`.
+    pub async fn counts(&self) -> anyhow::Result<Vec<(Status, i64)>> {
+        let snapshots = self.all_snapshots().await?;
+        Ok(Status::ALL.iter().map(|st| (*st, snapshots.iter().filter(|s| s.status == *st).count() as i64)).collect())
+    }
+}
