@@ -96,6 +96,27 @@ pub struct Config {
     /// Simulated engine: delay before a dropped connection comes back.
     #[arg(long, env = "SIM_RECONNECT_MS", default_value_t = 1000)]
     pub sim_reconnect_ms: u64,
+    /// Delays between webhook attempts (units ms, s, m, h); after the last, an event fails.
+    #[arg(long, env = "WEBHOOK_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h")]
+    pub webhook_retry_schedule: String,
+    /// Timeout of one webhook attempt.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 15_000)]
+    pub webhook_timeout_ms: u64,
+    /// Webhook attempts in flight at once, in all.
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 256)]
+    pub webhook_concurrency: usize,
+    /// Webhook attempts in flight at once for one user.
+    #[arg(long, env = "WEBHOOK_PER_USER_CONCURRENCY", default_value_t = 16)]
+    pub webhook_per_user_concurrency: usize,
+    /// After a secret rotation, how long the previous secret still signs, in seconds.
+    #[arg(long, env = "WEBHOOK_SECRET_OVERLAP_SECONDS", default_value_t = 24 * 3600)]
+    pub webhook_secret_overlap_seconds: u64,
+    /// Finished deliveries (and their attempt log) are kept this long, in hours.
+    #[arg(long, env = "WEBHOOK_RETENTION_HOURS", default_value_t = 7 * 24)]
+    pub webhook_retention_hours: u64,
+    /// Lifetime of the signed media links in webhook payloads, in seconds.
+    #[arg(long, env = "MEDIA_LINK_TTL_SECONDS", default_value_t = 24 * 3600)]
+    pub media_link_ttl_seconds: u64,
     /// Failed logins allowed per client IP and username per minute before slowing down.
     #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
     pub auth_failures_per_minute: u32,
@@ -124,7 +145,22 @@ impl Config {
             sim_qr_count: 6,
             sim_reconnect_ms: 200,
             auth_failures_per_minute: 10,
+            webhook_retry_schedule: "50ms,100ms,200ms".into(),
+            webhook_timeout_ms: 2000,
+            webhook_concurrency: 64,
+            webhook_per_user_concurrency: 8,
+            webhook_secret_overlap_seconds: 3600,
+            webhook_retention_hours: 24,
+            media_link_ttl_seconds: 3600,
         }
+    }
+
+    /// The base URL of links this gateway hands out (media links in webhooks).
+    pub fn public_base(&self, bound: std::net::SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| {
+            let host = if bound.ip().is_unspecified() { "localhost".to_owned() } else { bound.ip().to_string() };
+            format!("http://{host}:{}", bound.port())
+        })
     }
 
     /// Whether cookies may be marked `Secure` (only when served over https).

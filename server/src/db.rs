@@ -161,6 +161,7 @@ pub mod users {
             "UPDATE users SET \
                session_name = CASE WHEN ?1 THEN ?2 ELSE session_name END, \
                callback_url = CASE WHEN ?3 THEN ?4 ELSE callback_url END, \
+               callback_gone = CASE WHEN ?3 THEN 0 ELSE callback_gone END, \
                updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') \
              WHERE id = ?5",
         )

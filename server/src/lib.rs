@@ -25,6 +25,7 @@ pub mod telemetry;
 pub mod tokens;
 pub mod users;
 mod web;
+pub mod webhooks;
 
 use anyhow::Context;
 use axum::{
@@ -48,11 +49,20 @@ pub struct AppState {
     pub users: Arc<users::Users>,
     pub tokens: Arc<tokens::Tokens>,
     pub sessions: Arc<sessions::Sessions>,
+    pub webhooks: Arc<webhooks::Webhooks>,
+    outbox_wake: Arc<tokio::sync::Notify>,
     pub live: live::Live,
     pub metrics: Arc<metrics::Metrics>,
     /// The simulated engine's controls, when it is the engine.
     pub sim: Option<Arc<SimulatedEngine>>,
     pub leptos: LeptosOptions,
+}
+
+impl AppState {
+    /// Wakes the webhook worker (after events were made due).
+    pub fn webhooks_wake(&self) {
+        self.outbox_wake.notify_one();
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -85,6 +95,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Gateway {
     state: AppState,
     listener: TcpListener,
+    worker: Arc<webhooks::worker::Worker>,
 }
 
 impl Gateway {
@@ -103,14 +114,17 @@ impl Gateway {
             }
             EngineKind::Whatsapp => (Arc::new(engine::unavailable::Unavailable), None),
         };
+        let schedule = webhooks::parse_schedule(&config.webhook_retry_schedule).map_err(anyhow::Error::msg)?;
         let live = live::Live::new();
         let metrics = Arc::new(metrics::Metrics::new());
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let sessions = sessions::Sessions::new(
             engine,
             pool.clone(),
             live.clone(),
             metrics.clone(),
             sessions::SessionsConfig {
+                outbox_wake: outbox_wake.clone(),
                 data_dir: config.data_dir.clone(),
                 start_wait: Duration::from_millis(config.session_start_wait_ms),
                 media_max_bytes: config.media_max_bytes,
@@ -123,6 +137,26 @@ impl Gateway {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let addr = listener.local_addr()?;
+        let webhooks = Arc::new(
+            webhooks::Webhooks::new(
+                pool.clone(),
+                Duration::from_secs(config.webhook_secret_overlap_seconds),
+                Duration::from_secs(config.media_link_ttl_seconds),
+                config.public_base(addr),
+            )
+            .await?,
+        );
+        let worker = webhooks::worker::Worker::new(
+            webhooks.clone(),
+            webhooks::worker::WorkerConfig {
+                schedule,
+                timeout: Duration::from_millis(config.webhook_timeout_ms),
+                concurrency: config.webhook_concurrency.max(1),
+                per_user: config.webhook_per_user_concurrency.max(1),
+            },
+            outbox_wake.clone(),
+            live.clone(),
+        )?;
         let leptos = LeptosOptions::builder()
             .output_name("wa-gateway")
             .site_root(config.site_root.to_string_lossy().as_ref())
@@ -134,6 +168,8 @@ impl Gateway {
             users: Arc::new(users),
             tokens: Arc::new(tokens::Tokens::new(pool.clone())),
             sessions,
+            webhooks,
+            outbox_wake,
             live,
             metrics,
             sim,
@@ -141,7 +177,7 @@ impl Gateway {
             config: Arc::new(config),
             leptos,
         };
-        Ok(Self { state, listener })
+        Ok(Self { state, listener, worker })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -160,10 +196,12 @@ impl Gateway {
             tracing::info!(restored, "resuming linked sessions");
         }
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let deliveries = tokio::spawn(self.worker.clone().run());
         let sessions = self.state.sessions.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        deliveries.abort();
         sessions.shutdown().await;
         served.context("HTTP server failed")
     }
@@ -179,6 +217,11 @@ async fn housekeeping(state: AppState) {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         if let Err(e) = db::browser_sessions::delete_expired(&state.pool, now).await {
             tracing::warn!(error = %e, "could not delete expired browser logins");
+        }
+        match webhooks::outbox::prune(&state.pool, state.config.webhook_retention_hours).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned old webhook deliveries"),
+            Err(e) => tracing::warn!(error = %e, "could not prune webhook deliveries"),
         }
     }
 }

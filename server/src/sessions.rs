@@ -147,6 +147,7 @@ pub struct Sessions {
     start_wait: Duration,
     running: Mutex<HashMap<i64, Running>>,
     generations: AtomicU64,
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// What a supervisor does after an event.
@@ -177,6 +178,8 @@ impl From<SessionError> for crate::error::ApiError {
 }
 
 pub struct SessionsConfig {
+    /// Rung after an event is committed to the outbox, to wake the webhook worker.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
     pub data_dir: PathBuf,
     pub start_wait: Duration,
     pub media_max_bytes: usize,
@@ -200,6 +203,7 @@ impl Sessions {
             start_wait: config.start_wait,
             running: Mutex::default(),
             generations: AtomicU64::new(1),
+            outbox_wake: config.outbox_wake,
         })
     }
 
@@ -464,8 +468,11 @@ impl Sessions {
                 payload["reason"] = json!(reason);
             }
             db::outbox::insert(&mut tx, s.user_id, "session", &payload, None, None).await?;
+            tx.commit().await?;
+            self.outbox_wake.notify_one();
+        } else {
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -500,6 +507,7 @@ impl Sessions {
         let mut tx = self.pool.begin().await?;
         db::outbox::insert(&mut tx, s.user_id, "message", &payload, Some(&dedupe), media_json.as_deref()).await?;
         tx.commit().await?;
+        self.outbox_wake.notify_one();
         self.metrics.message_recorded();
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of every REST route, and a small self-contained page that
 //! renders it (no CDN: the gateway may run where nothing else is reachable).
 
-use super::{admin, auth, dashboard, session, system};
+use super::{admin, auth, dashboard, session, system, webhooks};
 use crate::AppState;
 use axum::{response::Html, routing::get, Json, Router};
 use utoipa::{
@@ -22,9 +22,12 @@ use utoipa::{
         dashboard::session_info, dashboard::start_session, dashboard::disconnect_session,
         dashboard::pair_code, dashboard::set_callback, dashboard::events,
         session::start, session::start_page, session::list, session::logout,
+        webhooks::secret, webhooks::rotate_secret, webhooks::auth, webhooks::set_auth,
+        webhooks::deliveries, webhooks::user_deliveries, webhooks::delivery, webhooks::resend,
+        webhooks::resend_failed,
     ),
     modifiers(&Security),
-    tags((name = "system"), (name = "auth"), (name = "admin"), (name = "dashboard"), (name = "session"))
+    tags((name = "system"), (name = "auth"), (name = "admin"), (name = "dashboard"), (name = "session"), (name = "webhooks"))
 )]
 pub struct ApiDoc;
 

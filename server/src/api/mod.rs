@@ -8,6 +8,7 @@ pub mod docs;
 pub mod session;
 pub mod sim;
 pub mod system;
+pub mod webhooks;
 
 use crate::{error::ApiError, AppState};
 use axum::{
@@ -26,6 +27,7 @@ pub fn router(simulated: bool) -> Router<AppState> {
         .merge(admin::router())
         .merge(dashboard::router())
         .merge(session::router())
+        .merge(webhooks::router())
         .merge(crate::live::router())
         .merge(docs::router());
     // The simulator's control routes exist only when it is the engine.

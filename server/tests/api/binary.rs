@@ -92,6 +92,7 @@ fn spawn_gateway(dir: &std::path::Path, port: u16) -> Child {
         .env("DATA_DIR", dir.join("data"))
         .env("WA_ENGINE", "simulated")
         .env("SIM_QR_PERIOD_MS", "60000")
+        .env("WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -188,6 +189,88 @@ async fn events_acknowledged_before_a_sigkill_survive_it() {
     assert!(resumed, "the linked session reconnects after a crash");
     let body = json!({"from": "6282222222", "text": "after", "id": "AFTER"});
     gw.call(Method::POST, "/sim/sessions/crash/messages", admin, body).await;
+    gw.kill_9();
+}
+
+#[tokio::test]
+async fn webhooks_survive_a_sigkill_in_the_middle_of_a_burst() {
+    use crate::receiver::{Behavior, Receiver};
+    use reqwest::Method;
+    use serde_json::json;
+    use std::collections::{HashMap, HashSet};
+    use std::sync::{Arc, Mutex};
+
+    let rx = Receiver::start(Behavior::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let gw = spawn_gateway(dir.path(), port);
+    gw.wait_healthy().await;
+    let admin = ("admin", "admin");
+    let user = ("burst", "burst-pw");
+    gw.call(
+        Method::POST,
+        "/admin/users",
+        admin,
+        json!({"username": "burst", "password": "burst-pw", "callback_url": rx.url}),
+    )
+    .await;
+    gw.call(Method::POST, "/dashboard/start-session", user, json!({})).await;
+    gw.call(Method::POST, "/sim/sessions/burst/scan", admin, json!({"phone": "6281111111"})).await;
+    rx.wait_for("/session", 2).await;
+
+    // 8 clients inject 1,000 messages; the gateway is killed when half are acknowledged.
+    const N: usize = 1000;
+    let acked = Arc::new(Mutex::new(HashSet::new()));
+    let base = gw.base.clone();
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let (acked, base) = (acked.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in (worker..N).step_by(8) {
+                let sent = client
+                    .post(format!("{base}/sim/sessions/burst/messages"))
+                    .basic_auth("admin", Some("admin"))
+                    .json(&json!({"from": "6282222222", "text": format!("burst {i}"), "id": format!("B{i}")}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        acked.lock().unwrap().insert(format!("B{i}"));
+                    }
+                    _ => return, // the gateway is gone
+                }
+            }
+        }));
+    }
+    while acked.lock().unwrap().len() < N / 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gw.kill_9();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= N / 2 && acked.len() < N, "killed mid-burst: {} acknowledged", acked.len());
+
+    let gw = spawn_gateway(dir.path(), port);
+    gw.wait_healthy().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let by_message = loop {
+        let mut by_message: HashMap<String, HashSet<String>> = HashMap::new();
+        for hit in rx.hits().iter().filter(|h| h.path.ends_with("/message")) {
+            let id = hit.json()["messageId"].as_str().unwrap().to_owned();
+            by_message.entry(id).or_default().insert(hit.header("webhook-id").to_owned());
+        }
+        if acked.iter().all(|id| by_message.contains_key(id)) {
+            break by_message;
+        }
+        assert!(Instant::now() < deadline, "{} of {} acknowledged messages delivered", by_message.len(), acked.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for (message, webhook_ids) in &by_message {
+        assert_eq!(webhook_ids.len(), 1, "{message} was sent under several webhook-ids: {webhook_ids:?}");
+    }
     gw.kill_9();
 }
 

@@ -6,6 +6,8 @@ mod authorization;
 mod bad_input;
 mod binary;
 mod helpers;
+mod receiver;
 mod seed;
 mod sessions;
 mod system;
+mod webhooks;

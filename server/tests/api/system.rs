@@ -47,6 +47,18 @@ async fn openapi_covers_every_route() {
         ("get", "/dashboard/tokens"),
         ("post", "/dashboard/tokens"),
         ("delete", "/dashboard/tokens/{id}"),
+        ("get", "/ready"),
+        ("get", "/metrics"),
+        ("get", "/dashboard/session-info"),
+        ("post", "/dashboard/start-session"),
+        ("post", "/dashboard/disconnect-session"),
+        ("post", "/dashboard/pair-code"),
+        ("put", "/dashboard/callback"),
+        ("get", "/dashboard/events"),
+        ("post", "/session/start"),
+        ("get", "/session/start"),
+        ("get", "/session"),
+        ("post", "/session/logout"),
     ];
     for (method, path) in routes {
         assert!(r.body["paths"][path][method].is_object(), "{method} {path} missing from OpenAPI");

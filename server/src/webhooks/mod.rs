@@ -1,0 +1,259 @@
+//! Durable, signed webhooks. Events wait in the `outbox` (committed before any
+//! attempt); the `worker` claims due ones, signs (`signing`) and POSTs them to
+//! `{callback_url}/message` or `/session`, and records every attempt. This module's
+//! service holds the per-user settings: signing secrets, outbound auth, media links.
+
+pub mod outbox;
+pub mod signing;
+pub mod worker;
+
+use crate::error::{ApiError, ApiResult};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use sqlx::SqlitePool;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Parses `WEBHOOK_RETRY_SCHEDULE`, e.g. `5s,5m,30m,2h,5h,10h,10h` or `100ms,200ms`.
+pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| humantime::parse_duration(s).map_err(|e| format!("WEBHOOK_RETRY_SCHEDULE: {s:?}: {e}")))
+        .collect()
+}
+
+/// Outbound authentication the receiver asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundAuth {
+    None,
+    Basic { username: String, password: String },
+    Bearer { token: String },
+}
+
+/// What a user has set for deliveries, as the worker needs it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub callback_url: Option<String>,
+    pub secrets: Vec<String>,
+    pub gone: bool,
+    pub auth: OutboundAuth,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SecretView {
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuthView {
+    /// `none`, `basic` or `bearer`.
+    pub kind: String,
+    pub username: Option<String>,
+    /// Whether a password/token is stored (it is never returned).
+    pub has_secret: bool,
+}
+
+/// `PUT /dashboard/webhook-auth`: a blank or missing password/token keeps the stored one.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRequest {
+    pub kind: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+pub struct Webhooks {
+    pool: SqlitePool,
+    overlap: Duration,
+    media_key: [u8; 32],
+    media_ttl: Duration,
+    public_url: String,
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Webhooks {
+    pub async fn new(
+        pool: SqlitePool,
+        overlap: Duration,
+        media_ttl: Duration,
+        public_url: String,
+    ) -> anyhow::Result<Self> {
+        let media_key = server_key(&pool, "media-links").await?;
+        Ok(Self { pool, overlap, media_key, media_ttl, public_url: public_url.trim_end_matches('/').to_owned() })
+    }
+
+    /// The user's current secret, created on first use.
+    pub async fn secret(&self, user_id: i64) -> ApiResult<String> {
+        let fresh = signing::new_secret();
+        let secret: Option<String> = sqlx::query_scalar(
+            "UPDATE users SET webhook_secret = COALESCE(webhook_secret, ?) WHERE id = ? RETURNING webhook_secret",
+        )
+        .bind(fresh)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        secret.ok_or_else(|| ApiError::NotFound("User not found".into()))
+    }
+
+    /// Replaces the secret; the old one keeps signing during the overlap.
+    pub async fn rotate_secret(&self, user_id: i64) -> ApiResult<String> {
+        let current = self.secret(user_id).await?;
+        let fresh = signing::new_secret();
+        sqlx::query(
+            "UPDATE users SET webhook_secret = ?, webhook_secret_previous = ?, webhook_secret_previous_until = ? WHERE id = ?",
+        )
+        .bind(&fresh)
+        .bind(&current)
+        .bind(unix_now() + self.overlap.as_secs() as i64)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        tracing::info!(user_id, "webhook secret rotated");
+        Ok(fresh)
+    }
+
+    pub async fn auth(&self, user_id: i64) -> ApiResult<AuthView> {
+        let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
+            "SELECT webhook_auth_kind, webhook_auth_username, webhook_auth_secret IS NOT NULL FROM users WHERE id = ?",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (kind, username, has_secret) = row.ok_or_else(|| ApiError::NotFound("User not found".into()))?;
+        Ok(AuthView { kind, username, has_secret })
+    }
+
+    pub async fn set_auth(&self, user_id: i64, req: AuthRequest) -> ApiResult<AuthView> {
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.is_empty());
+        let current = self.auth(user_id).await?;
+        let (username, secret) = match req.kind.as_str() {
+            "none" => (None, None),
+            "basic" => {
+                let username = req.username.filter(|u| !u.is_empty() && !u.contains(':')).ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "Invalid username field 'username' on json: required for basic, without ':'".into(),
+                    )
+                })?;
+                if blank(&req.password) && !(current.kind == "basic" && current.has_secret) {
+                    return Err(ApiError::BadRequest("Invalid password field 'password' on json: required".into()));
+                }
+                (Some(username), req.password.filter(|p| !p.is_empty()))
+            }
+            "bearer" => {
+                if blank(&req.token) && !(current.kind == "bearer" && current.has_secret) {
+                    return Err(ApiError::BadRequest("Invalid token field 'token' on json: required".into()));
+                }
+                (None, req.token.filter(|t| !t.is_empty()))
+            }
+            _ => {
+                return Err(ApiError::BadRequest("Invalid kind field 'kind' on json: use none, basic or bearer".into()))
+            }
+        };
+        // A blank secret keeps the stored one (only when the kind stays the same).
+        sqlx::query(
+            "UPDATE users SET webhook_auth_kind = ?1, webhook_auth_username = ?2, \
+             webhook_auth_secret = CASE WHEN ?1 = 'none' THEN NULL ELSE COALESCE(?3, webhook_auth_secret) END WHERE id = ?4",
+        )
+        .bind(&req.kind)
+        .bind(username)
+        .bind(secret)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        self.auth(user_id).await
+    }
+
+    /// Everything the worker needs for a user's deliveries.
+    pub async fn target(&self, user_id: i64) -> anyhow::Result<Option<Target>> {
+        type Row =
+            (Option<String>, Option<String>, Option<String>, Option<i64>, bool, String, Option<String>, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT callback_url, webhook_secret, webhook_secret_previous, webhook_secret_previous_until, callback_gone, \
+             webhook_auth_kind, webhook_auth_username, webhook_auth_secret FROM users WHERE id = ?",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((callback_url, secret, previous, previous_until, gone, kind, username, auth_secret)) = row else {
+            return Ok(None);
+        };
+        let mut secrets = vec![match secret {
+            Some(s) => s,
+            None => self.secret(user_id).await.map_err(|e| anyhow::anyhow!("{e}"))?,
+        }];
+        if let (Some(previous), Some(until)) = (previous, previous_until) {
+            if until > unix_now() {
+                secrets.push(previous);
+            }
+        }
+        let auth = match (kind.as_str(), username, auth_secret) {
+            ("basic", Some(username), Some(password)) => OutboundAuth::Basic { username, password },
+            ("bearer", _, Some(token)) => OutboundAuth::Bearer { token },
+            _ => OutboundAuth::None,
+        };
+        Ok(Some(Target { callback_url, secrets, gone, auth }))
+    }
+
+    fn media_mac(&self, event_id: i64, expires: i64) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.media_key).expect("any key size");
+        mac.update(format!("{event_id}.{expires}").as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// An absolute, signed, expiring link to an event's media file.
+    pub fn media_link(&self, event_id: i64) -> String {
+        let expires = unix_now() + self.media_ttl.as_secs() as i64;
+        format!("{}/media/{event_id}?expires={expires}&sig={}", self.public_url, self.media_mac(event_id, expires))
+    }
+
+    /// Checks a media link's signature and expiry.
+    pub fn verify_media_link(&self, event_id: i64, expires: i64, sig: &str) -> bool {
+        let expected = self.media_mac(event_id, expires);
+        let same = expected.len() == sig.len()
+            && expected.bytes().zip(sig.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        same && expires >= unix_now()
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// A random key of the gateway, stored so links stay valid across restarts.
+async fn server_key(pool: &SqlitePool, name: &str) -> anyhow::Result<[u8; 32]> {
+    let mut fresh = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut fresh);
+    sqlx::query("INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(&fresh[..])
+        .execute(pool)
+        .await?;
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT value FROM server_keys WHERE name = ?").bind(name).fetch_one(pool).await?;
+    stored.try_into().map_err(|_| anyhow::anyhow!("server key {name} has the wrong length"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_parse_with_units() {
+        let s = parse_schedule("5s,5m,30m,2h,5h,10h,10h").unwrap();
+        assert_eq!(s[0], Duration::from_secs(5));
+        assert_eq!(s[3], Duration::from_secs(7200));
+        assert_eq!(parse_schedule("100ms, 200ms").unwrap(), [Duration::from_millis(100), Duration::from_millis(200)]);
+        assert!(parse_schedule("5 parsecs").is_err());
+    }
+}

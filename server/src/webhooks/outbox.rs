@@ -1,0 +1,272 @@
+//! The one API over the `webhook_events` outbox: claim due events under a lease,
+//! record attempt outcomes in batches, resend, and list deliveries. Events are added
+//! by `db::outbox::insert` inside the transaction of the change they come from.
+
+use serde::Serialize;
+use sqlx::{FromRow, SqlitePool};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub event_id: String,
+    pub user_id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub media: Option<String>,
+    pub attempts: i64,
+}
+
+/// After a crash no attempt is in flight: make every lease claimable again.
+pub async fn release_all(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhook_events SET lease_until = 0 WHERE state = 'pending' AND lease_until > 0")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Leases up to `limit` due events, oldest first, skipping users already at their
+/// in-flight cap (so one slow receiver cannot take every delivery slot).
+pub async fn claim(
+    pool: &SqlitePool,
+    now_ms: i64,
+    lease_until: i64,
+    limit: i64,
+    saturated_users: &[i64],
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let saturated = serde_json::to_string(saturated_users).expect("ids serialise");
+    let mut rows: Vec<Claimed> = sqlx::query_as(
+        "UPDATE webhook_events SET lease_until = ?1 WHERE id IN ( \
+           SELECT id FROM webhook_events \
+           WHERE state = 'pending' AND next_attempt_at <= ?2 AND lease_until <= ?2 \
+             AND user_id NOT IN (SELECT value FROM json_each(?3)) \
+           ORDER BY id LIMIT ?4) \
+         RETURNING id, event_id, user_id, kind, payload, media, attempts",
+    )
+    .bind(lease_until)
+    .bind(now_ms)
+    .bind(saturated)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Gives events back unattempted (claimed over a user's cap).
+pub async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE webhook_events SET lease_until = 0 WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(serde_json::to_string(ids).expect("ids serialise"))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// When the next pending event falls due (unix ms), if any.
+pub async fn next_due(pool: &SqlitePool) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM webhook_events WHERE state = 'pending'")
+        .fetch_one(pool)
+        .await
+}
+
+/// What an attempt led to.
+#[derive(Debug, Clone)]
+pub enum Next {
+    Delivered,
+    Retry {
+        at_ms: i64,
+    },
+    Failed,
+    /// The endpoint answered 410 Gone: no more attempts to it.
+    Gone,
+    /// No callback URL: nothing was sent.
+    Skipped,
+}
+
+impl Next {
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry { .. } => "pending",
+            Self::Failed | Self::Gone => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub url: Option<String>,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub attempts: i64,
+    pub next: Next,
+}
+
+/// Writes a batch of outcomes in one transaction: the attempt log and event states.
+pub async fn record(pool: &SqlitePool, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for o in outcomes {
+        if let Some(url) = &o.url {
+            sqlx::query(
+                "INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(o.id)
+            .bind(o.user_id)
+            .bind(url)
+            .bind(o.status.map(i64::from))
+            .bind(o.latency_ms)
+            .bind(&o.error)
+            .bind(&o.response_body)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let next_at = match o.next {
+            Next::Retry { at_ms } => at_ms,
+            _ => 0,
+        };
+        sqlx::query(
+            "UPDATE webhook_events SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, \
+             last_status = ?, last_error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+        )
+        .bind(o.next.state())
+        .bind(o.attempts)
+        .bind(next_at)
+        .bind(o.status.map(i64::from))
+        .bind(&o.error)
+        .bind(o.id)
+        .execute(&mut *tx)
+        .await?;
+        if matches!(o.next, Next::Gone) {
+            sqlx::query("UPDATE users SET callback_gone = 1 WHERE id = ?").bind(o.user_id).execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct DeliveryRow {
+    pub id: i64,
+    /// The `webhook-id` header value, stable across retries.
+    pub event_id: String,
+    pub kind: String,
+    /// `pending`, `delivered`, `failed` or `skipped`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub url: String,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub attempted_at: String,
+}
+
+pub async fn page(
+    pool: &SqlitePool,
+    user_id: i64,
+    state: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<DeliveryRow>, i64), sqlx::Error> {
+    let rows = sqlx::query_as(
+        "SELECT id, event_id, kind, state, attempts, last_status, last_error, created_at, updated_at \
+         FROM webhook_events WHERE user_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+    )
+    .bind(user_id)
+    .bind(state)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE user_id = ?1 AND (?2 IS NULL OR state = ?2)")
+            .bind(user_id)
+            .bind(state)
+            .fetch_one(pool)
+            .await?;
+    Ok((rows, total))
+}
+
+/// One of the user's deliveries (None for another user's id).
+pub async fn get(pool: &SqlitePool, user_id: i64, id: i64) -> Result<Option<DeliveryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, event_id, kind, state, attempts, last_status, last_error, created_at, updated_at \
+         FROM webhook_events WHERE id = ? AND user_id = ?",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn attempts(pool: &SqlitePool, user_id: i64, id: i64) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, url, status_code, latency_ms, error, response_body, attempted_at FROM webhook_attempts \
+         WHERE event_id = ? AND user_id = ? ORDER BY id",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Makes one of the user's events due now with a fresh schedule. False if not theirs.
+pub async fn resend(pool: &SqlitePool, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = 0, lease_until = 0 \
+         WHERE id = ? AND user_id = ? AND NOT (state = 'pending' AND lease_until > 0)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE users SET callback_gone = 0 WHERE id = ?").bind(user_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Resends every failed event of the user; returns how many.
+pub async fn resend_failed(pool: &SqlitePool, user_id: i64) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = 0, lease_until = 0 \
+         WHERE user_id = ? AND state = 'failed'",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE users SET callback_gone = 0 WHERE id = ?").bind(user_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes finished events older than the retention (their attempts go with them).
+pub async fn prune(pool: &SqlitePool, older_than_hours: u64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM webhook_events WHERE state != 'pending' \
+         AND created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)",
+    )
+    .bind(format!("-{older_than_hours} hours"))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
