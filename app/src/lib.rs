@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod client;
+mod dashboard;
 mod pages;
 
 use leptos::prelude::*;
@@ -45,7 +46,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound /> }>
                     <Route path=path!("/login") view=pages::LoginPage />
                     <Route path=path!("/admin") view=pages::AdminPage />
-                    <Route path=path!("/dashboard") view=pages::DashboardPage />
+                    <Route path=path!("/dashboard") view=dashboard::DashboardPage />
                 </Routes>
             </pages::Layout>
         </Router>

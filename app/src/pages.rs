@@ -97,7 +97,7 @@ pub fn LoginPage() -> impl IntoView {
 }
 
 /// Loads the signed-in user in the browser; sends anonymous visitors to the login page.
-fn signed_in_user() -> RwSignal<Option<crate::api::UserView>> {
+pub fn signed_in_user() -> RwSignal<Option<crate::api::UserView>> {
     let user = RwSignal::new(None);
     Effect::new(move |_| {
         spawn_local(async move {
@@ -112,7 +112,7 @@ fn signed_in_user() -> RwSignal<Option<crate::api::UserView>> {
 }
 
 #[component]
-fn SignedInBar(user: RwSignal<Option<crate::api::UserView>>) -> impl IntoView {
+pub fn SignedInBar(user: RwSignal<Option<crate::api::UserView>>) -> impl IntoView {
     let logout = move |_| {
         spawn_local(async move {
             let _ = client::logout().await;
@@ -142,25 +142,6 @@ pub fn AdminPage() -> impl IntoView {
             <h1>"Admin panel"</h1>
             <SignedInBar user />
             <p>"User management arrives here; the REST API under /admin/users is live."</p>
-        </section>
-    }
-}
-
-#[component]
-pub fn DashboardPage() -> impl IntoView {
-    let user = signed_in_user();
-    view! {
-        <section class="card">
-            <h1>"Dashboard"</h1>
-            <SignedInBar user />
-            <dl class="session">
-                <dt>"Session"</dt>
-                <dd>{move || user.get().map(|u| u.session_name).unwrap_or_default()}</dd>
-                <dt>"Status"</dt>
-                <dd>{move || user.get().map(|u| u.status).unwrap_or_default()}</dd>
-                <dt>"Callback URL"</dt>
-                <dd>{move || user.get().and_then(|u| u.callback_url).unwrap_or_else(|| "not set".into())}</dd>
-            </dl>
         </section>
     }
 }
