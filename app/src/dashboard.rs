@@ -104,7 +104,7 @@ pub fn DashboardPage() -> impl IntoView {
                     Some("delivery") => load_lists(),
                     _ => {}
                 },
-                move || load_info(),
+                load_info,
             );
         });
     });
