@@ -218,6 +218,8 @@ async fn housekeeping(state: AppState) {
         if let Err(e) = db::browser_sessions::delete_expired(&state.pool, now).await {
             tracing::warn!(error = %e, "could not delete expired browser logins");
         }
+        let (data_dir, hours) = (state.config.data_dir.clone(), state.config.webhook_retention_hours);
+        let _ = tokio::task::spawn_blocking(move || media::prune(&data_dir, Duration::from_secs(hours * 3600))).await;
         match webhooks::outbox::prune(&state.pool, state.config.webhook_retention_hours).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "pruned old webhook deliveries"),

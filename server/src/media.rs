@@ -23,6 +23,29 @@ pub enum MediaError {
     Io(#[from] std::io::Error),
 }
 
+/// Deletes stored media files older than `max_age` (after the delivery retention, no
+/// link to them is valid any more). Returns how many were removed.
+pub fn prune(data_dir: &Path, max_age: std::time::Duration) -> usize {
+    let Ok(users) = std::fs::read_dir(data_dir.join("media")) else { return 0 };
+    let now = std::time::SystemTime::now();
+    let mut removed = 0;
+    for user in users.flatten() {
+        let Ok(files) = std::fs::read_dir(user.path()) else { continue };
+        for file in files.flatten() {
+            let old = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > max_age);
+            if old && std::fs::remove_file(file.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 pub struct MediaStore {
     data_dir: PathBuf,
     max_bytes: usize,
@@ -54,5 +77,30 @@ impl MediaStore {
             file_name: media.file_name.clone(),
             size: media.data.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{InboundMedia, MediaKind};
+
+    #[tokio::test]
+    async fn stores_capped_files_and_prunes_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::new(dir.path(), 8);
+        let media = |n: usize| InboundMedia {
+            kind: MediaKind::Image,
+            mimetype: "image/png".into(),
+            file_name: None,
+            data: vec![1; n],
+        };
+        assert!(matches!(store.store(7, &media(9)).await, Err(MediaError::TooLarge { size: 9, max: 8 })));
+        let stored = store.store(7, &media(8)).await.unwrap();
+        assert!(stored.path.starts_with("media/7/"));
+        assert_eq!(prune(dir.path(), std::time::Duration::from_secs(3600)), 0, "fresh files stay");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(prune(dir.path(), std::time::Duration::from_millis(1)), 1);
+        assert!(!dir.path().join(&stored.path).exists());
     }
 }
