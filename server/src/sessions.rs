@@ -255,6 +255,11 @@ impl Sessions {
             Status::Connecting => wants_code && s.pair_code.is_some(),
         };
         let _ = tokio::time::timeout(self.start_wait, rx.wait_for(ready)).await;
+        if !self.is_running(user.id) {
+            // The session ended while we waited (start failed, codes ran out): its
+            // final state is in the database, not in the closed watch channel.
+            return self.snapshot(user.id).await;
+        }
         let snapshot = rx.borrow().clone();
         Ok(snapshot)
     }

@@ -349,3 +349,18 @@ async fn the_qr_page_follows_the_session_live() {
     assert!(first.to_text().unwrap().contains("\"session\":\"lena\""));
     assert!(tokio_tungstenite::connect_async(ws_url).await.is_err(), "a ticket is single-use");
 }
+
+#[tokio::test]
+async fn an_engine_that_cannot_start_is_reported_not_hidden() {
+    let app = TestApp::spawn_with(|c| c.wa_engine = server::config::EngineKind::Whatsapp).await;
+    app.create_user("nina", "nina-pw").await;
+    let nina = basic("nina", "nina-pw");
+    let r = app.post("/dashboard/start-session", &nina).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["data"]["status"], "disconnected", "{}", r.body);
+    assert!(r.body["data"]["message"].as_str().unwrap().contains("could not start"), "{}", r.body);
+    let info = app.get("/dashboard/session-info", &nina).await.body["data"].clone();
+    assert_eq!(info["status"], "disconnected");
+    // No simulator controls exist with the real engine.
+    assert_eq!(app.post("/sim/sessions/nina/scan", &admin()).await.status, StatusCode::NOT_FOUND);
+}
