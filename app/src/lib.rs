@@ -3,6 +3,10 @@
 //! Pages live in one module each; `api` holds the request/response types that the
 //! browser and the server both speak, so the wire format has one definition.
 
+// Leptos' statically typed views nest deeply; the admin panel's exceeds the default.
+#![recursion_limit = "256"]
+
+mod admin;
 pub mod api;
 pub mod client;
 mod dashboard;
@@ -45,7 +49,7 @@ pub fn App() -> impl IntoView {
             <pages::Layout>
                 <Routes fallback=|| view! { <pages::NotFound /> }>
                     <Route path=path!("/login") view=pages::LoginPage />
-                    <Route path=path!("/admin") view=pages::AdminPage />
+                    <Route path=path!("/admin") view=admin::AdminPage />
                     <Route path=path!("/dashboard") view=dashboard::DashboardPage />
                 </Routes>
             </pages::Layout>

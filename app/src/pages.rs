@@ -96,21 +96,6 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// Loads the signed-in user in the browser; sends anonymous visitors to the login page.
-pub fn signed_in_user() -> RwSignal<Option<crate::api::UserView>> {
-    let user = RwSignal::new(None);
-    Effect::new(move |_| {
-        spawn_local(async move {
-            match client::me().await {
-                Ok(Some(me)) => user.set(Some(me)),
-                Ok(None) => client::go_to("/login"),
-                Err(_) => {}
-            }
-        });
-    });
-    user
-}
-
 #[component]
 pub fn SignedInBar(user: RwSignal<Option<crate::api::UserView>>) -> impl IntoView {
     let logout = move |_| {
@@ -131,17 +116,5 @@ pub fn SignedInBar(user: RwSignal<Option<crate::api::UserView>>) -> impl IntoVie
                 "This account still uses the default password. Change it now."
             </p>
         </Show>
-    }
-}
-
-#[component]
-pub fn AdminPage() -> impl IntoView {
-    let user = signed_in_user();
-    view! {
-        <section class="card">
-            <h1>"Admin panel"</h1>
-            <SignedInBar user />
-            <p>"User management arrives here; the REST API under /admin/users is live."</p>
-        </section>
     }
 }

@@ -1,23 +1,5 @@
-import { test, expect, APIRequestContext, Page } from '@playwright/test';
-
-const ADMIN = { Authorization: 'Basic ' + Buffer.from('admin:admin').toString('base64') };
-
-async function sim(request: APIRequestContext, path: string, data: object = {}) {
-  const r = await request.post(path, { headers: ADMIN, data });
-  expect(r.status(), await r.text()).toBe(200);
-}
-
-async function login(page: Page, username: string, password: string) {
-  await page.goto('/login');
-  // Wait for hydration (the password toggle works only once the wasm runs).
-  await expect(async () => {
-    await page.getByRole('button', { name: 'Show' }).click();
-    await expect(page.locator('#password')).toHaveAttribute('type', 'text', { timeout: 500 });
-  }).toPass({ timeout: 20_000 });
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
+import { test, expect } from '@playwright/test';
+import { ADMIN, login, post } from './helpers';
 
 test('the dashboard follows the session live: QR, scan, drop, disconnect', async ({ page, request }) => {
   const created = await request.post('/admin/users', {
@@ -37,7 +19,7 @@ test('the dashboard follows the session live: QR, scan, drop, disconnect', async
   await expect(badge).toHaveText('Scan the QR code');
 
   // The phone scans: the page learns it over the websocket, without polling or reload.
-  await sim(request, '/sim/sessions/e2euser/scan', { phone: '6281234500000' });
+  await post(request, '/sim/sessions/e2euser/scan', ADMIN, { phone: '6281234500000' });
   await expect(badge).toHaveText('Connected');
   await expect(page.getByTestId('qr')).toHaveCount(0);
   await expect(page.getByText('Phone: +6281234500000')).toBeVisible();
@@ -51,7 +33,7 @@ test('the dashboard follows the session live: QR, scan, drop, disconnect', async
   await expect(page.getByTestId('callback-message')).toHaveText('Callback URL updated');
 
   // A dropped connection shows as connecting, then comes back by itself.
-  await sim(request, '/sim/sessions/e2euser/drop');
+  await post(request, '/sim/sessions/e2euser/drop', ADMIN);
   await expect(badge).toHaveText('Connected', { timeout: 10_000 });
   await expect(page.getByTestId('events')).toContainText('reconnecting');
 

@@ -116,9 +116,10 @@ pub async fn record(pool: &SqlitePool, outcomes: &[Outcome]) -> Result<(), sqlx:
     let mut tx = pool.begin().await?;
     for o in outcomes {
         if let Some(url) = &o.url {
+            // The event may be gone (its user was deleted mid-attempt): then log nothing.
             sqlx::query(
                 "INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?1)",
             )
             .bind(o.id)
             .bind(o.user_id)

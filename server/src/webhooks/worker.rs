@@ -148,11 +148,19 @@ impl Worker {
     async fn record_loop(self: Arc<Self>, mut rx: mpsc::Receiver<Outcome>) {
         let mut batch = Vec::with_capacity(512);
         while rx.recv_many(&mut batch, 512).await > 0 {
-            let mut tries = 0;
-            while let Err(e) = outbox::record(self.webhooks.pool(), &batch).await {
-                tries += 1;
-                tracing::error!(error = %e, tries, "could not record webhook outcomes");
-                tokio::time::sleep(Duration::from_millis(200 * tries.min(25))).await;
+            if let Err(e) = outbox::record(self.webhooks.pool(), &batch).await {
+                // One at a time, so a single bad outcome cannot hold back the others. An
+                // outcome that still fails is dropped: its event stays pending and is
+                // attempted again when its lease runs out (at-least-once holds).
+                tracing::warn!(error = %e, "recording a batch of webhook outcomes failed; recording one by one");
+                let mut recorded = Vec::with_capacity(batch.len());
+                for outcome in batch.drain(..) {
+                    match outbox::record(self.webhooks.pool(), std::slice::from_ref(&outcome)).await {
+                        Ok(()) => recorded.push(outcome),
+                        Err(e) => tracing::error!(event = outcome.id, error = %e, "could not record a webhook outcome"),
+                    }
+                }
+                batch = recorded;
             }
             for o in batch.drain(..) {
                 let mut event = json!({

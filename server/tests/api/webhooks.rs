@@ -352,3 +352,22 @@ async fn delivery_logs_are_private_but_the_admin_reads_any() {
     assert_eq!(app.get(&format!("/admin/users/{lia_id}/deliveries"), &max).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get("/dashboard/deliveries?state=weird", &lia).await.status, StatusCode::BAD_REQUEST);
 }
+
+/// Deleting a user while its webhook is in flight must not stall anyone else's log.
+#[tokio::test]
+async fn deleting_a_user_mid_delivery_does_not_block_other_deliveries() {
+    let hang = Receiver::start(Behavior::Hang).await;
+    let ok = Receiver::start(Behavior::Ok).await;
+    let app = TestApp::spawn_with(|c| c.webhook_timeout_ms = 300).await;
+    let gone_id = app.create_user("olga", "olga-pw").await;
+    let olga = basic("olga", "olga-pw");
+    app.call(Method::PUT, "/dashboard/callback", &olga, Some(json!({"callback_url": hang.url}))).await;
+    app.post("/dashboard/start-session", &olga).await;
+    hang.wait_for("/session", 1).await; // an attempt is in flight
+    let r = app.call(Method::DELETE, &format!("/admin/users/{gone_id}"), &admin(), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let pia = linked_user(&app, "pia", &ok.url).await;
+    ok.wait_for("/session", 2).await;
+    wait_deliveries(&app, &pia, "", |items| items.len() == 2 && items.iter().all(|d| d["state"] == "delivered")).await;
+}
