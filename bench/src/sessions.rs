@@ -21,7 +21,8 @@ pub fn rss_kib() -> u64 {
 }
 
 /// A database with `count` users whose sessions are linked (simulated device keys on
-/// disk), plus one bearer token each. Returns the tokens.
+/// disk) but not running (status `disconnected`, so "all connected" really means the
+/// restore finished), plus one bearer token each. Returns the tokens.
 async fn seed(config: &Config, count: usize) -> Result<Vec<String>> {
     let pool = server::open_database(config).await?;
     let hash = server::auth::hash_password("bench-password").await?;
@@ -31,7 +32,7 @@ async fn seed(config: &Config, count: usize) -> Result<Vec<String>> {
         let name = format!("user{i:05}");
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, password_hash, session_status, session_linked, session_phone) \
-             VALUES (?, ?, 'connected', 1, ?) RETURNING id",
+             VALUES (?, ?, 'disconnected', 1, ?) RETURNING id",
         )
         .bind(&name)
         .bind(&hash)
