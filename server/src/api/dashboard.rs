@@ -1,7 +1,7 @@
 //! The signed-in user's own session and settings: session info, start/disconnect,
 //! pair code, callback URL, the activity log, and API tokens.
 
-use super::{data, done, ApiJson, Data, Done, Id};
+use super::{data, done, ApiJson, Data, Done, Id, Paging};
 use crate::{
     auth::AuthUser,
     db::{self, session_events::SessionEventRow},
@@ -16,12 +16,12 @@ use app::api::{
     StartSessionResponse, TokenView, UserView,
 };
 use axum::{
-    extract::{Query, State},
+    extract::State,
     routing::{delete, get, post, put},
     Json, Router,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -139,14 +139,6 @@ pub async fn set_callback(
     state.users.set_session_config(user.id, req.into_session_config()).await.map(data)
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PageQuery {
-    /// 1-based page number.
-    page: Option<i64>,
-    /// Items per page, 1 to 200 (default 50).
-    per_page: Option<i64>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventsPage {
     pub items: Vec<SessionEventRow>,
@@ -156,23 +148,17 @@ pub struct EventsPage {
 }
 
 /// The session's activity log, newest first.
-#[utoipa::path(get, path = "/dashboard/events", tag = "dashboard", params(PageQuery),
+#[utoipa::path(get, path = "/dashboard/events", tag = "dashboard", params(Paging),
     responses((status = 200, body = Data<EventsPage>), (status = 400, body = super::ErrorBody)),
     security(("basic" = []), ("bearer" = []), ("cookie" = [])))]
 pub async fn events(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    paging: Paging,
 ) -> ApiResult<Json<Data<EventsPage>>> {
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(format!("Invalid query: {}", e.body_text())))?;
-    let page = q.page.unwrap_or(1);
-    let per_page = q.per_page.unwrap_or(50);
-    if page < 1 || !(1..=200).contains(&per_page) {
-        return Err(ApiError::BadRequest("Invalid query: page must be ≥ 1 and per_page 1 to 200".into()));
-    }
-    let items = db::session_events::page(&state.pool, user.id, per_page, (page - 1) * per_page).await?;
+    let items = db::session_events::page(&state.pool, user.id, paging.per_page, paging.offset()).await?;
     let total = db::session_events::count(&state.pool, user.id).await?;
-    Ok(data(EventsPage { items, page, per_page, total }))
+    Ok(data(EventsPage { items, page: paging.page, per_page: paging.per_page, total }))
 }
 
 #[utoipa::path(get, path = "/dashboard/tokens", tag = "dashboard",

@@ -115,6 +115,57 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     Ok(value)
 }
 
+/// `?page=&per_page=`: a 1-based page of 1 to 200 items (50 unless given).
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+pub struct Paging {
+    /// 1-based page number.
+    #[serde(default = "first_page")]
+    pub page: i64,
+    /// Items per page, 1 to 200 (default 50).
+    #[serde(default = "default_per_page")]
+    pub per_page: i64,
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+fn default_per_page() -> i64 {
+    50
+}
+
+impl Paging {
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+/// A query string as `T`, or a 400 that says what is wrong with it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(q)| Self(q))
+            .map_err(|e| ApiError::BadRequest(format!("Invalid query: {}", e.body_text())))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ApiQuery(paging) = ApiQuery::<Paging>::from_request_parts(parts, state).await?;
+        if paging.page < 1 || !(1..=200).contains(&paging.per_page) {
+            return Err(ApiError::BadRequest("Invalid query: page must be ≥ 1 and per_page 1 to 200".into()));
+        }
+        Ok(paging)
+    }
+}
+
 /// A positive integer id from the path; anything else is a 400 naming it.
 pub struct Id(pub i64);
 

@@ -1,7 +1,7 @@
 //! Webhook settings and the delivery log: the signing secret (view, rotate), optional
 //! outbound auth, deliveries with their attempts, resend; and the signed media links.
 
-use super::{data, ApiJson, Data, Id};
+use super::{data, ApiJson, ApiQuery, Data, Id, Paging};
 use crate::{
     auth::{AdminUser, AuthUser},
     error::{ApiError, ApiResult},
@@ -14,7 +14,7 @@ use crate::{
 };
 use axum::{
     body::Body,
-    extract::{Query, State},
+    extract::State,
     http::header,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -76,9 +76,7 @@ pub async fn set_auth(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct DeliveriesQuery {
-    page: Option<i64>,
-    per_page: Option<i64>,
+pub struct StateFilter {
     /// `pending`, `delivered`, `failed` or `skipped`.
     state: Option<String>,
 }
@@ -91,50 +89,43 @@ pub struct DeliveriesPage {
     pub total: i64,
 }
 
-async fn page_of(state: &AppState, user_id: i64, q: DeliveriesQuery) -> ApiResult<DeliveriesPage> {
-    let page = q.page.unwrap_or(1);
-    let per_page = q.per_page.unwrap_or(50);
-    if page < 1 || !(1..=200).contains(&per_page) {
-        return Err(ApiError::BadRequest("Invalid query: page must be ≥ 1 and per_page 1 to 200".into()));
-    }
-    if let Some(s) = &q.state {
+async fn page_of(state: &AppState, user_id: i64, paging: Paging, filter: StateFilter) -> ApiResult<DeliveriesPage> {
+    if let Some(s) = &filter.state {
         if !["pending", "delivered", "failed", "skipped"].contains(&s.as_str()) {
             return Err(ApiError::BadRequest("Invalid query: state is pending, delivered, failed or skipped".into()));
         }
     }
     let (items, total) =
-        outbox::page(&state.pool, user_id, q.state.as_deref(), per_page, (page - 1) * per_page).await?;
-    Ok(DeliveriesPage { items, page, per_page, total })
-}
-
-fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> ApiResult<T> {
-    q.map(|Query(q)| q).map_err(|e| ApiError::BadRequest(format!("Invalid query: {}", e.body_text())))
+        outbox::page(&state.pool, user_id, filter.state.as_deref(), paging.per_page, paging.offset()).await?;
+    Ok(DeliveriesPage { items, page: paging.page, per_page: paging.per_page, total })
 }
 
 /// The caller's webhook deliveries, newest first; `?state=failed` for the failed ones.
-#[utoipa::path(get, path = "/dashboard/deliveries", tag = "webhooks", params(DeliveriesQuery),
+#[utoipa::path(get, path = "/dashboard/deliveries", tag = "webhooks", params(Paging, StateFilter),
     responses((status = 200, body = Data<DeliveriesPage>)),
     security(("basic" = []), ("bearer" = []), ("cookie" = [])))]
 pub async fn deliveries(
     AuthUser(user): AuthUser,
     State(state): State<AppState>,
-    q: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+    paging: Paging,
+    ApiQuery(filter): ApiQuery<StateFilter>,
 ) -> ApiResult<Json<Data<DeliveriesPage>>> {
-    page_of(&state, user.id, query(q)?).await.map(data)
+    page_of(&state, user.id, paging, filter).await.map(data)
 }
 
 /// Any user's deliveries (admin).
-#[utoipa::path(get, path = "/admin/users/{id}/deliveries", tag = "admin", params(("id" = i64, Path), DeliveriesQuery),
+#[utoipa::path(get, path = "/admin/users/{id}/deliveries", tag = "admin", params(("id" = i64, Path), Paging, StateFilter),
     responses((status = 200, body = Data<DeliveriesPage>)),
     security(("basic" = []), ("bearer" = []), ("cookie" = [])))]
 pub async fn user_deliveries(
     _: AdminUser,
     State(state): State<AppState>,
     Id(id): Id,
-    q: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+    paging: Paging,
+    ApiQuery(filter): ApiQuery<StateFilter>,
 ) -> ApiResult<Json<Data<DeliveriesPage>>> {
     state.users.get(id).await?;
-    page_of(&state, id, query(q)?).await.map(data)
+    page_of(&state, id, paging, filter).await.map(data)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -202,9 +193,9 @@ pub struct MediaQuery {
 pub async fn media(
     State(state): State<AppState>,
     Id(id): Id,
-    q: Result<Query<MediaQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<ApiQuery<MediaQuery>, ApiError>,
 ) -> ApiResult<Response> {
-    let q = query(q).map_err(|_| ApiError::Forbidden("Invalid or expired media link".into()))?;
+    let ApiQuery(q) = q.map_err(|_| ApiError::Forbidden("Invalid or expired media link".into()))?;
     if !state.webhooks.verify_media_link(id, q.expires, &q.sig) {
         return Err(ApiError::Forbidden("Invalid or expired media link".into()));
     }
