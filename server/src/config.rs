@@ -96,6 +96,12 @@ pub struct Config {
     /// Simulated engine: delay before a dropped connection comes back.
     #[arg(long, env = "SIM_RECONNECT_MS", default_value_t = 1000)]
     pub sim_reconnect_ms: u64,
+    /// Typing indicator before a send: milliseconds per character of text or caption…
+    #[arg(long, env = "TYPING_MS_PER_CHAR", default_value_t = 100)]
+    pub typing_ms_per_char: u64,
+    /// …and at most this long (0 turns the indicator off).
+    #[arg(long, env = "TYPING_MAX_MS", default_value_t = 5000)]
+    pub typing_max_ms: u64,
     /// Delays between webhook attempts (units ms, s, m, h); after the last, an event fails.
     #[arg(long, env = "WEBHOOK_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h")]
     pub webhook_retry_schedule: String,
@@ -145,6 +151,8 @@ impl Config {
             sim_qr_count: 6,
             sim_reconnect_ms: 200,
             auth_failures_per_minute: 10,
+            typing_ms_per_char: 0,
+            typing_max_ms: 0,
             webhook_retry_schedule: "50ms,100ms,200ms".into(),
             webhook_timeout_ms: 2000,
             webhook_concurrency: 64,

@@ -224,3 +224,54 @@ mod phone_tests {
         }
     }
 }
+
+/// Who a message goes to: a phone number (digits, optional `+`, spaces, dashes) or a
+/// full JID (`@s.whatsapp.net`, `@g.us`, `@lid`). `is_group` makes a bare id a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient(String);
+
+impl Recipient {
+    pub fn parse(to: &str, is_group: bool) -> Result<Self, FieldError> {
+        let err = || FieldError {
+            kind: "recipient",
+            field: "to",
+            hint: Some("use a phone number like +62 812 3456 7890 or a JID like 12345@g.us".into()),
+        };
+        let to = to.trim();
+        if let Some((user, server)) = to.split_once('@') {
+            let user_ok = !user.is_empty()
+                && user.len() <= 64
+                && user.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ':');
+            return match server {
+                "s.whatsapp.net" | "g.us" | "lid" if user_ok => Ok(Self(to.to_owned())),
+                _ => Err(err()),
+            };
+        }
+        if is_group {
+            let ok = !to.is_empty() && to.len() <= 64 && to.chars().all(|c| c.is_ascii_digit() || c == '-');
+            return if ok { Ok(Self(format!("{to}@g.us"))) } else { Err(err()) };
+        }
+        let phone = Phone::parse(to, "to").map_err(|_| err())?;
+        Ok(Self(format!("{}@s.whatsapp.net", phone.digits())))
+    }
+
+    pub fn jid(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod recipient_tests {
+    use super::Recipient;
+
+    #[test]
+    fn numbers_and_jids() {
+        assert_eq!(Recipient::parse("+62 812-3456-7890", false).unwrap().jid(), "6281234567890@s.whatsapp.net");
+        assert_eq!(Recipient::parse("120363012345", true).unwrap().jid(), "120363012345@g.us");
+        assert_eq!(Recipient::parse("1234567890@s.whatsapp.net", false).unwrap().jid(), "1234567890@s.whatsapp.net");
+        assert_eq!(Recipient::parse("99887766@lid", false).unwrap().jid(), "99887766@lid");
+        for bad in ["", "abc", "123@evil.com", "@g.us", "12 34", "+1", "x@g.us"] {
+            assert!(Recipient::parse(bad, false).is_err(), "{bad}");
+        }
+    }
+}

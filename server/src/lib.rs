@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod live;
 pub mod media;
+pub mod messages;
 pub mod metrics;
 pub mod qr;
 pub mod sessions;
@@ -49,6 +50,7 @@ pub struct AppState {
     pub users: Arc<users::Users>,
     pub tokens: Arc<tokens::Tokens>,
     pub sessions: Arc<sessions::Sessions>,
+    pub messages: Arc<messages::Messages>,
     pub webhooks: Arc<webhooks::Webhooks>,
     outbox_wake: Arc<tokio::sync::Notify>,
     pub live: live::Live,
@@ -80,7 +82,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<SqlitePool> {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(api::router(state.sim.is_some()))
+        .merge(api::router(state.sim.is_some(), state.config.media_max_bytes))
         .merge(web::router(&state))
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(axum::middleware::map_response(auth::quiet_ui_challenge))
@@ -131,6 +133,15 @@ impl Gateway {
             },
         );
         let users = users::Users::new(pool.clone(), &config, sessions.clone());
+        let messages = Arc::new(messages::Messages::new(
+            sessions.clone(),
+            messages::MessagesConfig {
+                max_media_bytes: config.media_max_bytes,
+                typing_ms_per_char: config.typing_ms_per_char,
+                typing_max_ms: config.typing_max_ms,
+                fetch_timeout: Duration::from_secs(30),
+            },
+        )?);
         users.ensure_admin(&config).await?;
         users.warn_default_passwords().await?;
         let listener = TcpListener::bind((config.host, config.port))
@@ -168,6 +179,7 @@ impl Gateway {
             users: Arc::new(users),
             tokens: Arc::new(tokens::Tokens::new(pool.clone())),
             sessions,
+            messages,
             webhooks,
             outbox_wake,
             live,

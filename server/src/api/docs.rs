@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of every REST route, and a small self-contained page that
 //! renders it (no CDN: the gateway may run where nothing else is reachable).
 
-use super::{admin, auth, dashboard, session, system, webhooks};
+use super::{admin, auth, dashboard, message, session, system, webhooks};
 use crate::AppState;
 use axum::{response::Html, routing::get, Json, Router};
 use utoipa::{
@@ -25,9 +25,10 @@ use utoipa::{
         webhooks::secret, webhooks::rotate_secret, webhooks::auth, webhooks::set_auth,
         webhooks::deliveries, webhooks::user_deliveries, webhooks::delivery, webhooks::resend,
         webhooks::resend_failed,
+        message::send_text, message::send_text_get, message::send_media, message::send_location, message::profile,
     ),
     modifiers(&Security),
-    tags((name = "system"), (name = "auth"), (name = "admin"), (name = "dashboard"), (name = "session"), (name = "webhooks"))
+    tags((name = "system"), (name = "auth"), (name = "admin"), (name = "dashboard"), (name = "session"), (name = "webhooks"), (name = "message"))
 )]
 pub struct ApiDoc;
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod dashboard;
 pub mod docs;
+pub mod message;
 pub mod session;
 pub mod sim;
 pub mod system;
@@ -20,7 +21,7 @@ use axum::{
 use serde::{de::DeserializeOwned, Serialize};
 use utoipa::ToSchema;
 
-pub fn router(simulated: bool) -> Router<AppState> {
+pub fn router(simulated: bool, max_media_bytes: usize) -> Router<AppState> {
     let api = Router::new()
         .merge(system::router())
         .merge(auth::router())
@@ -28,6 +29,7 @@ pub fn router(simulated: bool) -> Router<AppState> {
         .merge(dashboard::router())
         .merge(session::router())
         .merge(webhooks::router())
+        .merge(message::router(max_media_bytes))
         .merge(crate::live::router())
         .merge(docs::router());
     // The simulator's control routes exist only when it is the engine.

@@ -6,6 +6,7 @@ mod authorization;
 mod bad_input;
 mod binary;
 mod helpers;
+mod messages;
 mod receiver;
 mod seed;
 mod sessions;

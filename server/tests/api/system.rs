@@ -59,6 +59,20 @@ async fn openapi_covers_every_route() {
         ("get", "/session/start"),
         ("get", "/session"),
         ("post", "/session/logout"),
+        ("get", "/dashboard/webhook-secret"),
+        ("post", "/dashboard/webhook-secret/rotate"),
+        ("get", "/dashboard/webhook-auth"),
+        ("put", "/dashboard/webhook-auth"),
+        ("get", "/dashboard/deliveries"),
+        ("get", "/dashboard/deliveries/{id}"),
+        ("post", "/dashboard/deliveries/{id}/resend"),
+        ("post", "/dashboard/deliveries/resend-failed"),
+        ("get", "/admin/users/{id}/deliveries"),
+        ("post", "/message/send-text"),
+        ("get", "/message/send-text"),
+        ("post", "/message/{kind}"),
+        ("post", "/message/send-location"),
+        ("post", "/profile"),
     ];
     for (method, path) in routes {
         assert!(r.body["paths"][path][method].is_object(), "{method} {path} missing from OpenAPI");
