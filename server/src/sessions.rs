@@ -322,19 +322,49 @@ impl Sessions {
     }
 
     async fn supervise(self: Arc<Self>, user_id: i64, generation: u64, mut events: mpsc::Receiver<EventEnvelope>) {
-        while let Some(EventEnvelope { event, ack }) = events.recv().await {
-            self.metrics.engine_event(&event);
-            match self.apply(user_id, generation, event).await {
-                Ok(flow) => {
-                    if let Some(ack) = ack {
-                        let _ = ack.send(());
+        let mut received = Vec::with_capacity(256);
+        while events.recv_many(&mut received, 256).await > 0 {
+            let mut queue = std::mem::take(&mut received).into_iter().peekable();
+            while let Some(EventEnvelope { event, ack }) = queue.next() {
+                self.metrics.engine_event(&event);
+                if let EngineEvent::Message(first) = event {
+                    // Group commit: the messages already waiting go into one transaction.
+                    let (mut messages, mut acks) = (vec![first], vec![ack]);
+                    while matches!(queue.peek(), Some(EventEnvelope { event: EngineEvent::Message(_), .. })) {
+                        let Some(EventEnvelope { event, ack }) = queue.next() else { break };
+                        self.metrics.engine_event(&event);
+                        if let EngineEvent::Message(m) = event {
+                            messages.push(m);
+                            acks.push(ack);
+                        }
                     }
-                    if matches!(flow, Flow::End) {
-                        return;
+                    let stored = match self.current(user_id, generation) {
+                        Some(snapshot) => self.store_messages(&snapshot, messages).await,
+                        None => return,
+                    };
+                    match stored {
+                        Ok(()) => {
+                            for ack in acks.into_iter().flatten() {
+                                let _ = ack.send(());
+                            }
+                        }
+                        // The acks are dropped: the engine learns the messages were not stored.
+                        Err(e) => tracing::error!(user_id, error = %e, "could not record incoming messages"),
                     }
+                    continue;
                 }
-                // The ack is dropped: the engine learns the event was not stored.
-                Err(e) => tracing::error!(user_id, error = %e, "could not record a session event"),
+                match self.apply(user_id, generation, event).await {
+                    Ok(flow) => {
+                        if let Some(ack) = ack {
+                            let _ = ack.send(());
+                        }
+                        if matches!(flow, Flow::End) {
+                            return;
+                        }
+                    }
+                    // The ack is dropped: the engine learns the event was not stored.
+                    Err(e) => tracing::error!(user_id, error = %e, "could not record a session event"),
+                }
             }
         }
     }
@@ -362,7 +392,7 @@ impl Sessions {
         let mut flow = Flow::Continue;
         match event {
             EngineEvent::Message(message) => {
-                self.record_message(&before, message).await?;
+                self.store_messages(&before, vec![message]).await?;
                 return Ok(Flow::Continue);
             }
             EngineEvent::Receipt { .. } => return Ok(Flow::Continue),
@@ -481,39 +511,46 @@ impl Sessions {
         Ok(())
     }
 
-    /// Stores an incoming message (and its media file) in the outbox.
-    async fn record_message(&self, s: &Snapshot, m: InboundMessage) -> anyhow::Result<()> {
-        let stored = match &m.media {
-            Some(media) => match self.media.store(s.user_id, media).await {
-                Ok(stored) => Some(stored),
-                Err(e) => {
-                    // Too large or unwritable: the message still goes out, without the file.
-                    tracing::warn!(user_id = s.user_id, error = %e, "media not stored");
-                    None
-                }
-            },
-            None => None,
-        };
-        let kind = m.media.as_ref().map_or("text", |media| media.kind.as_str());
-        let payload = json!({
-            "session": s.session,
-            "from": m.chat,
-            "message": m.text.clone().unwrap_or_default(),
-            "media": { "image": null, "video": null, "document": null, "audio": null },
-            "messageId": m.id,
-            "timestamp": m.timestamp,
-            "pushName": m.push_name,
-            "isGroup": m.is_group,
-            "participant": if m.is_group { Value::from(m.sender.clone()) } else { Value::Null },
-            "type": kind,
-        });
-        let dedupe = format!("{}|{}|{}|{}", s.user_id, m.chat, m.sender, m.id);
-        let media_json = stored.map(|s| serde_json::to_string(&s)).transpose()?;
+    /// Stores incoming messages (and their media files) in the outbox, in one transaction.
+    async fn store_messages(&self, s: &Snapshot, messages: Vec<InboundMessage>) -> anyhow::Result<()> {
+        let mut rows = Vec::with_capacity(messages.len());
+        for m in messages {
+            let stored = match &m.media {
+                Some(media) => match self.media.store(s.user_id, media).await {
+                    Ok(stored) => Some(stored),
+                    Err(e) => {
+                        // Too large or unwritable: the message still goes out, without the file.
+                        tracing::warn!(user_id = s.user_id, error = %e, "media not stored");
+                        None
+                    }
+                },
+                None => None,
+            };
+            let kind = m.media.as_ref().map_or("text", |media| media.kind.as_str());
+            let payload = json!({
+                "session": s.session,
+                "from": m.chat,
+                "message": m.text.clone().unwrap_or_default(),
+                "media": { "image": null, "video": null, "document": null, "audio": null },
+                "messageId": m.id,
+                "timestamp": m.timestamp,
+                "pushName": m.push_name,
+                "isGroup": m.is_group,
+                "participant": if m.is_group { Value::from(m.sender.clone()) } else { Value::Null },
+                "type": kind,
+            });
+            let dedupe = format!("{}|{}|{}|{}", s.user_id, m.chat, m.sender, m.id);
+            rows.push((payload, dedupe, stored.map(|s| serde_json::to_string(&s)).transpose()?));
+        }
         let mut tx = self.pool.begin().await?;
-        db::outbox::insert(&mut tx, s.user_id, "message", &payload, Some(&dedupe), media_json.as_deref()).await?;
+        for (payload, dedupe, media) in &rows {
+            db::outbox::insert(&mut tx, s.user_id, "message", payload, Some(dedupe), media.as_deref()).await?;
+        }
         tx.commit().await?;
         self.outbox_wake.notify_one();
-        self.metrics.message_recorded();
+        for _ in &rows {
+            self.metrics.message_recorded();
+        }
         Ok(())
     }
 
