@@ -95,11 +95,21 @@ impl Worker {
         permits: &Arc<Semaphore>,
         done: &mpsc::Sender<Outcome>,
     ) -> anyhow::Result<usize> {
-        let free = permits.available_permits();
-        if free == 0 {
+        if permits.available_permits() == 0 {
             self.wake.notified().await;
             return Ok(1);
         }
+        // While attempts are in flight, give more of them a moment (≤ 5 ms) to finish, so
+        // one claim transaction serves many events; then claim whatever is free (never
+        // more waiting than that: slots held by a slow receiver must not stall the rest).
+        let block = self.config.concurrency.min(32);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(5);
+        while permits.available_permits() < block && permits.available_permits() < self.config.concurrency {
+            if tokio::time::timeout_at(deadline, self.wake.notified()).await.is_err() {
+                break;
+            }
+        }
+        let free = permits.available_permits();
         let saturated: Vec<i64> = {
             let in_flight = self.in_flight.lock().expect("in flight");
             in_flight.iter().filter(|(_, n)| **n >= self.config.per_user).map(|(u, _)| *u).collect()
@@ -148,6 +158,16 @@ impl Worker {
     async fn record_loop(self: Arc<Self>, mut rx: mpsc::Receiver<Outcome>) {
         let mut batch = Vec::with_capacity(512);
         while rx.recv_many(&mut batch, 512).await > 0 {
+            // Under load, let outcomes gather for a moment: one transaction for many.
+            if batch.len() < 64 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                while batch.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(outcome) => batch.push(outcome),
+                        Err(_) => break,
+                    }
+                }
+            }
             if let Err(e) = outbox::record(self.webhooks.pool(), &batch).await {
                 // One at a time, so a single bad outcome cannot hold back the others. An
                 // outcome that still fails is dropped: its event stays pending and is
