@@ -330,6 +330,44 @@ pub mod session_events {
 
 /// The durable event outbox (`webhook_events`), written inside the caller's transaction.
 pub mod outbox {
+    /// One incoming message for [`insert_messages`].
+    pub struct NewMessage<'a> {
+        pub payload: &'a serde_json::Value,
+        pub dedupe_key: &'a str,
+        pub media: Option<&'a str>,
+    }
+
+    /// Adds a group of a user's messages with one statement, in order; a repeated
+    /// `dedupe_key` is ignored (see [`insert`]).
+    pub async fn insert_messages(
+        conn: &mut SqliteConnection,
+        user_id: i64,
+        messages: &[NewMessage<'_>],
+    ) -> Result<(), sqlx::Error> {
+        let rows: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "event_id": format!("msg_{}", uuid::Uuid::new_v4().simple()),
+                    "payload": m.payload.to_string(), "dedupe": m.dedupe_key, "media": m.media,
+                })
+            })
+            .collect();
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
+        sqlx::query(
+            "INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media) \
+             SELECT j.value ->> 'event_id', ?2, 'message', j.value ->> 'payload', j.value ->> 'dedupe', \
+                    j.value ->> 'media' \
+             FROM json_each(?1) AS j WHERE true ORDER BY j.key \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     use sqlx::SqliteConnection;
 
     /// Adds an event. A repeated `dedupe_key` (an engine redelivering a message it was

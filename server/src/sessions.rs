@@ -542,11 +542,16 @@ impl Sessions {
             let dedupe = format!("{}|{}|{}|{}", s.user_id, m.chat, m.sender, m.id);
             rows.push((payload, dedupe, stored.map(|s| serde_json::to_string(&s)).transpose()?));
         }
-        let mut tx = self.pool.begin().await?;
-        for (payload, dedupe, media) in &rows {
-            db::outbox::insert(&mut tx, s.user_id, "message", payload, Some(dedupe), media.as_deref()).await?;
-        }
-        tx.commit().await?;
+        let messages: Vec<db::outbox::NewMessage> = rows
+            .iter()
+            .map(|(payload, dedupe, media)| db::outbox::NewMessage {
+                payload,
+                dedupe_key: dedupe,
+                media: media.as_deref(),
+            })
+            .collect();
+        let mut conn = self.pool.acquire().await?;
+        db::outbox::insert_messages(&mut conn, s.user_id, &messages).await?;
         self.outbox_wake.notify_one();
         for _ in &rows {
             self.metrics.message_recorded();

@@ -111,46 +111,52 @@ pub struct Outcome {
     pub next: Next,
 }
 
-/// Writes a batch of outcomes in one transaction: the attempt log and event states.
+/// Writes a batch of outcomes: the attempt log and the event states, as three
+/// statements for the whole batch (each statement is a thread hand-off in sqlx-sqlite,
+/// so per-batch statements, not per-event ones, set the throughput).
 pub async fn record(pool: &SqlitePool, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+    let rows: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "id": o.id, "user_id": o.user_id, "url": o.url, "status": o.status, "latency": o.latency_ms,
+                "error": o.error, "body": o.response_body, "state": o.next.state(), "attempts": o.attempts,
+                "next_at": match o.next { Next::Retry { at_ms } => at_ms, _ => 0 },
+                "gone": matches!(o.next, Next::Gone),
+            })
+        })
+        .collect();
+    let batch = serde_json::Value::Array(rows).to_string();
     let mut tx = pool.begin().await?;
-    for o in outcomes {
-        if let Some(url) = &o.url {
-            // The event may be gone (its user was deleted mid-attempt): then log nothing.
-            sqlx::query(
-                "INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?1)",
-            )
-            .bind(o.id)
-            .bind(o.user_id)
-            .bind(url)
-            .bind(o.status.map(i64::from))
-            .bind(o.latency_ms)
-            .bind(&o.error)
-            .bind(&o.response_body)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let next_at = match o.next {
-            Next::Retry { at_ms } => at_ms,
-            _ => 0,
-        };
-        sqlx::query(
-            "UPDATE webhook_events SET state = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, \
-             last_status = ?, last_error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-        )
-        .bind(o.next.state())
-        .bind(o.attempts)
-        .bind(next_at)
-        .bind(o.status.map(i64::from))
-        .bind(&o.error)
-        .bind(o.id)
-        .execute(&mut *tx)
-        .await?;
-        if matches!(o.next, Next::Gone) {
-            sqlx::query("UPDATE users SET callback_gone = 1 WHERE id = ?").bind(o.user_id).execute(&mut *tx).await?;
-        }
-    }
+    // The event may be gone (its user was deleted mid-attempt): then log nothing.
+    sqlx::query(
+        "INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
+         SELECT j.value ->> 'id', j.value ->> 'user_id', j.value ->> 'url', j.value ->> 'status', \
+                j.value ->> 'latency', j.value ->> 'error', j.value ->> 'body' \
+         FROM json_each(?1) AS j \
+         WHERE j.value ->> 'url' IS NOT NULL \
+           AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = j.value ->> 'id') \
+         ORDER BY j.key",
+    )
+    .bind(&batch)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE webhook_events SET state = j.value ->> 'state', attempts = j.value ->> 'attempts', \
+           next_attempt_at = j.value ->> 'next_at', lease_until = 0, last_status = j.value ->> 'status', \
+           last_error = j.value ->> 'error', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+         FROM json_each(?1) AS j WHERE webhook_events.id = j.value ->> 'id'",
+    )
+    .bind(&batch)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE users SET callback_gone = 1 \
+         WHERE id IN (SELECT j.value ->> 'user_id' FROM json_each(?1) AS j WHERE j.value ->> 'gone')",
+    )
+    .bind(&batch)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 
