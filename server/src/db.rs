@@ -1,5 +1,6 @@
-//! The SQLite pool, migrations, and every query, grouped by table. Nothing outside this
-//! module writes SQL, so a schema change has one place to look.
+//! The SQLite pool, migrations, and the queries, grouped by table. The only other
+//! module with SQL is `webhooks` (the outbox's claim/record API and per-user webhook
+//! settings), so a schema change has two places to look.
 
 use anyhow::Context;
 use sqlx::{
@@ -32,6 +33,11 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
 
 pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
     sqlx::migrate!("../migrations").run(pool).await.context("applying migrations")
+}
+
+/// A round trip to the database, for readiness.
+pub async fn ping(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
 /// True when SQLite reports a UNIQUE constraint violation (it gives no constraint name).
@@ -175,6 +181,48 @@ pub mod users {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The session columns a supervisor keeps; `linked: None` leaves the flag as it is.
+    pub struct SessionState<'a> {
+        pub status: &'a str,
+        pub phone: Option<&'a str>,
+        pub push_name: Option<&'a str>,
+        pub reason: Option<&'a str>,
+        pub linked: Option<bool>,
+    }
+
+    pub async fn set_session_state(
+        conn: &mut sqlx::SqliteConnection,
+        id: i64,
+        s: &SessionState<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE users SET session_status = ?, session_phone = ?, session_push_name = ?, session_reason = ?, \
+             session_linked = COALESCE(?, session_linked) WHERE id = ?",
+        )
+        .bind(s.status)
+        .bind(s.phone)
+        .bind(s.push_name)
+        .bind(s.reason)
+        .bind(s.linked)
+        .bind(id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Sessions that were pairing or running but never linked cannot resume: mark them
+    /// disconnected (at boot). Returns how many.
+    pub async fn reset_unlinked_sessions(pool: &SqlitePool, reason: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE users SET session_status = 'disconnected', session_reason = ? \
+             WHERE session_linked = 0 AND session_status IN ('connecting', 'qr', 'connected')",
+        )
+        .bind(reason)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn delete(pool: &SqlitePool, id: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(pool).await?;
         Ok(done.rows_affected() == 1)
@@ -303,6 +351,23 @@ pub mod session_events {
         pub status: String,
         pub detail: Option<String>,
         pub created_at: String,
+    }
+
+    pub async fn insert(
+        conn: &mut sqlx::SqliteConnection,
+        user_id: i64,
+        session: &str,
+        status: &str,
+        detail: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO session_events (user_id, session, status, detail) VALUES (?, ?, ?, ?)")
+            .bind(user_id)
+            .bind(session)
+            .bind(status)
+            .bind(detail)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// A page of a user's activity log, newest first.

@@ -478,25 +478,15 @@ impl Sessions {
         detail: Option<&str>,
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE users SET session_status = ?, session_phone = ?, session_push_name = ?, session_reason = ?, \
-             session_linked = COALESCE(?, session_linked) WHERE id = ?",
-        )
-        .bind(s.status.as_str())
-        .bind(&s.phone)
-        .bind(&s.push_name)
-        .bind(&s.reason)
-        .bind(linked)
-        .bind(s.user_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO session_events (user_id, session, status, detail) VALUES (?, ?, ?, ?)")
-            .bind(s.user_id)
-            .bind(&s.session)
-            .bind(s.status.as_str())
-            .bind(detail)
-            .execute(&mut *tx)
-            .await?;
+        let state = db::users::SessionState {
+            status: s.status.as_str(),
+            phone: s.phone.as_deref(),
+            push_name: s.push_name.as_deref(),
+            reason: s.reason.as_deref(),
+            linked,
+        };
+        db::users::set_session_state(&mut tx, s.user_id, &state).await?;
+        db::session_events::insert(&mut tx, s.user_id, &s.session, s.status.as_str(), detail).await?;
         if s.status.wire() != from.wire() {
             let mut payload = json!({ "session": s.session, "status": s.status.wire(), "timestamp": unix_now() });
             if let Some(reason) = &s.reason {
@@ -646,13 +636,8 @@ impl Sessions {
     /// Restarts every linked session (after a gateway restart) and marks sessions that
     /// were mid-pairing when the gateway stopped as disconnected.
     pub async fn restore(self: &Arc<Self>) -> anyhow::Result<usize> {
-        let reset = sqlx::query(
-            "UPDATE users SET session_status = 'disconnected', session_reason = 'the gateway restarted' \
-             WHERE session_linked = 0 AND session_status IN ('connecting', 'qr', 'connected')",
-        )
-        .execute(&self.pool)
-        .await?;
-        tracing::debug!(reset = reset.rows_affected(), "sessions left mid-pairing marked disconnected");
+        let reset = db::users::reset_unlinked_sessions(&self.pool, "the gateway restarted").await?;
+        tracing::debug!(reset, "sessions left mid-pairing marked disconnected");
         let linked = db::users::list(&self.pool).await?.into_iter().filter(|u| u.session_linked);
         let mut restored = 0;
         for user in linked {

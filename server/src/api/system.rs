@@ -22,7 +22,7 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/ready", tag = "system",
     responses((status = 200, body = Readiness), (status = 503, body = super::ErrorBody)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
-    let ping = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.pool)).await;
+    let ping = tokio::time::timeout(Duration::from_secs(2), crate::db::ping(&state.pool)).await;
     if !matches!(ping, Ok(Ok(_))) {
         return Err(ApiError::Unavailable("database unreachable".into()));
     }

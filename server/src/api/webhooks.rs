@@ -199,11 +199,7 @@ pub async fn media(
     if !state.webhooks.verify_media_link(id, q.expires, &q.sig) {
         return Err(ApiError::Forbidden("Invalid or expired media link".into()));
     }
-    let media: Option<String> = sqlx::query_scalar("SELECT media FROM webhook_events WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .flatten();
+    let media = outbox::media(&state.pool, id).await?;
     let media: StoredMedia = media
         .and_then(|m| serde_json::from_str(&m).ok())
         .ok_or_else(|| ApiError::NotFound("Media not found".into()))?;

@@ -235,6 +235,15 @@ pub async fn attempts(pool: &SqlitePool, user_id: i64, id: i64) -> Result<Vec<At
     .await
 }
 
+/// The stored media of an event (JSON of `media::StoredMedia`), if any.
+pub async fn media(pool: &SqlitePool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, Option<String>>("SELECT media FROM webhook_events WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .flatten())
+}
+
 /// Makes one of the user's events due now with a fresh schedule. False if not theirs.
 pub async fn resend(pool: &SqlitePool, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
