@@ -285,7 +285,11 @@ impl Sessions {
             running.insert(user.id, Running { generation, client: None, state: state_tx, supervisor: None });
         }
         let from = Status::parse(&user.session_status);
-        self.persist(&initial, from, None, Some("starting")).await?;
+        if let Err(e) = self.persist(&initial, from, None, Some("starting")).await {
+            // Not started after all: leave no half-registered session behind.
+            self.running.lock().expect("registry").remove(&user.id);
+            return Err(e);
+        }
         self.publish(&initial);
 
         let supervisor = tokio::spawn(self.clone().supervise(user.id, generation, events_rx));
@@ -308,14 +312,7 @@ impl Sessions {
             }
             Err(e) => {
                 supervisor.abort();
-                self.finish(
-                    user.id,
-                    generation,
-                    Status::Disconnected,
-                    Some(format!("could not start: {e}")),
-                    Some(false),
-                )
-                .await?;
+                self.start_failed(user.id, generation, format!("could not start: {e}")).await?;
             }
         }
         Ok(state_rx)
@@ -549,15 +546,9 @@ impl Sessions {
         Ok(())
     }
 
-    /// Ends a session from our side (not through an engine event) and records it.
-    async fn finish(
-        &self,
-        user_id: i64,
-        generation: u64,
-        status: Status,
-        reason: Option<String>,
-        linked: Option<bool>,
-    ) -> anyhow::Result<()> {
+    /// Records that the engine could not start the session: `disconnected` with the
+    /// reason. The linked flag and any keys stay, so a later start tries again.
+    async fn start_failed(&self, user_id: i64, generation: u64, reason: String) -> anyhow::Result<()> {
         let removed = {
             let mut running = self.running.lock().expect("registry");
             match running.get(&user_id) {
@@ -570,13 +561,13 @@ impl Sessions {
             None => self.snapshot(user_id).await?,
         };
         let mut next = before.clone();
-        next.status = status;
-        next.reason = reason;
+        next.status = Status::Disconnected;
+        next.reason = Some(reason);
         next.qr = None;
         next.qr_png = None;
         next.pair_code = None;
         next.at = now_rfc3339();
-        self.persist(&next, before.status, linked, next.reason.as_deref()).await?;
+        self.persist(&next, before.status, None, next.reason.as_deref()).await?;
         self.publish(&next);
         Ok(())
     }
