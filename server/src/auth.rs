@@ -9,6 +9,7 @@
 //! so an attacker locks out only itself.
 
 use crate::{
+    clock::unix_now,
     config::Config,
     db::{self, users::UserRow},
     error::{ApiError, ApiResult},
@@ -31,7 +32,7 @@ use sqlx::SqlitePool;
 use std::{
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 pub const SESSION_COOKIE: &str = "wa_session";
@@ -92,10 +93,6 @@ pub fn new_api_token() -> (String, [u8; 32], String) {
     let hash = token_hash(&secret);
     let prefix = secret.chars().take(TOKEN_PREFIX.len() + 6).collect();
     (secret, hash, prefix)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 enum Presented {
@@ -233,7 +230,6 @@ impl Authenticator {
         let secret = random_secret("");
         let expires = unix_now() + self.login_ttl.as_secs() as i64;
         db::browser_sessions::insert(&self.pool, &token_hash(&secret), user.id, expires).await?;
-        let _ = db::browser_sessions::delete_expired(&self.pool, unix_now()).await;
         let cookie = cookie::Cookie::build((SESSION_COOKIE, secret))
             .http_only(true)
             .same_site(cookie::SameSite::Strict)

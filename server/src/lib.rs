@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -225,9 +226,7 @@ async fn housekeeping(state: AppState) {
     loop {
         tick.tick().await;
         state.auth.forget_idle_failures();
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        if let Err(e) = db::browser_sessions::delete_expired(&state.pool, now).await {
+        if let Err(e) = db::browser_sessions::delete_expired(&state.pool, clock::unix_now()).await {
             tracing::warn!(error = %e, "could not delete expired browser logins");
         }
         let (data_dir, hours) = (state.config.data_dir.clone(), state.config.webhook_retention_hours);

@@ -9,6 +9,7 @@
 //! nothing the engine was told is stored.
 
 use crate::{
+    clock::{rfc3339_now, unix_now},
     db::{self, users::UserRow},
     engine::{EngineError, EngineEvent, EngineSession, EventEnvelope, InboundMessage, Pairing, StartRequest, WaEngine},
     live::Live,
@@ -87,14 +88,6 @@ pub struct Snapshot {
     pub at: String,
 }
 
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl Snapshot {
     fn from_row(row: &UserRow) -> Self {
         Self {
@@ -107,7 +100,20 @@ impl Snapshot {
             phone: row.session_phone.clone(),
             push_name: row.session_push_name.clone(),
             reason: row.session_reason.clone(),
-            at: now_rfc3339(),
+            at: rfc3339_now(),
+        }
+    }
+
+    /// The state after the session stopped running: no QR or pair code any more.
+    fn ended(&self, status: Status, reason: &str) -> Self {
+        Self {
+            status,
+            reason: Some(reason.to_owned()),
+            qr: None,
+            qr_png: None,
+            pair_code: None,
+            at: rfc3339_now(),
+            ..self.clone()
         }
     }
 
@@ -127,6 +133,15 @@ impl Snapshot {
             }
         }
         v.to_string()
+    }
+}
+
+/// Deletes a folder; one that is already gone is fine, anything else is logged.
+async fn remove_dir(dir: &std::path::Path, user_id: i64, what: &str) {
+    if let Err(e) = tokio::fs::remove_dir_all(dir).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(user_id, error = %e, "could not delete {what}");
+        }
     }
 }
 
@@ -383,7 +398,7 @@ impl Sessions {
             return Ok(Flow::End);
         };
         let mut next = before.clone();
-        next.at = now_rfc3339();
+        next.at = rfc3339_now();
         let mut linked = None;
         let mut detail = None;
         let mut flow = Flow::Continue;
@@ -560,35 +575,19 @@ impl Sessions {
             Some(r) => r.state.borrow().clone(),
             None => self.snapshot(user_id).await?,
         };
-        let mut next = before.clone();
-        next.status = Status::Disconnected;
-        next.reason = Some(reason);
-        next.qr = None;
-        next.qr_png = None;
-        next.pair_code = None;
-        next.at = now_rfc3339();
-        self.persist(&next, before.status, None, next.reason.as_deref()).await?;
+        let next = before.ended(Status::Disconnected, &reason);
+        self.persist(&next, before.status, None, Some(&reason)).await?;
         self.publish(&next);
         Ok(())
     }
 
     async fn remove_store(&self, user_id: i64) {
-        let dir = self.store_dir(user_id);
-        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(user_id, error = %e, "could not delete the session store");
-            }
-        }
+        remove_dir(&self.store_dir(user_id), user_id, "the session store").await;
     }
 
     /// Deletes a (deleted) user's stored media.
     pub async fn remove_media(&self, user_id: i64) {
-        let dir = self.media.user_dir(user_id);
-        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(user_id, error = %e, "could not delete the user's media");
-            }
-        }
+        remove_dir(&self.media.user_dir(user_id), user_id, "the user's media").await;
     }
 
     /// Logs the device out and deletes its keys. False if there was nothing to log out.
@@ -611,13 +610,7 @@ impl Sessions {
             }
         }
         self.remove_store(user.id).await;
-        let mut next = before.clone();
-        next.status = Status::LoggedOut;
-        next.reason = Some(reason.to_owned());
-        next.qr = None;
-        next.qr_png = None;
-        next.pair_code = None;
-        next.at = now_rfc3339();
+        let next = before.ended(Status::LoggedOut, reason);
         self.persist(&next, before.status, Some(false), Some(reason)).await?;
         self.publish(&next);
         tracing::info!(user_id = user.id, "session logged out");

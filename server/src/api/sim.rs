@@ -145,7 +145,7 @@ async fn message(
         push_name: m.push_name,
         text: m.text,
         media,
-        timestamp: time::OffsetDateTime::now_utc().unix_timestamp(),
+        timestamp: crate::clock::unix_now(),
     };
     sim(&state)?.inject(&session, message).await?;
     Ok(data(serde_json::json!({ "id": id })))

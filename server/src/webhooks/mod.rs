@@ -7,7 +7,10 @@ pub mod outbox;
 pub mod signing;
 pub mod worker;
 
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    clock::unix_now,
+    error::{ApiError, ApiResult},
+};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -76,10 +79,6 @@ pub struct Webhooks {
     media_key: [u8; 32],
     media_ttl: Duration,
     public_url: String,
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 impl Webhooks {

@@ -8,7 +8,7 @@ use super::{
     outbox::{self, Claimed, Next, Outcome},
     OutboundAuth, Target, Webhooks,
 };
-use crate::live::Live;
+use crate::{clock::unix_ms, live::Live};
 use rand::Rng;
 use serde_json::{json, Value};
 use std::{
@@ -36,10 +36,6 @@ pub struct Worker {
 }
 
 const RESPONSE_BODY_LIMIT: usize = 1024;
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
 
 /// `{callback}/message` without a double slash when the URL ends with `/`.
 pub fn endpoint(callback: &str, kind: &str) -> String {
@@ -84,7 +80,7 @@ impl Worker {
     /// Waits for a new event, a finished attempt, or the next retry falling due.
     async fn idle(&self) {
         let wait = match outbox::next_due(self.webhooks.pool()).await {
-            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(1, 1000) as u64),
+            Ok(Some(at)) => Duration::from_millis((at - unix_ms()).clamp(1, 1000) as u64),
             _ => Duration::from_secs(1),
         };
         let _ = tokio::time::timeout(wait, self.wake.notified()).await;
@@ -114,8 +110,8 @@ impl Worker {
             let in_flight = self.in_flight.lock().expect("in flight");
             in_flight.iter().filter(|(_, n)| **n >= self.config.per_user).map(|(u, _)| *u).collect()
         };
-        let lease = now_ms() + self.config.timeout.as_millis() as i64 + 30_000;
-        let claimed = outbox::claim(self.webhooks.pool(), now_ms(), lease, free.min(256) as i64, &saturated).await?;
+        let lease = unix_ms() + self.config.timeout.as_millis() as i64 + 30_000;
+        let claimed = outbox::claim(self.webhooks.pool(), unix_ms(), lease, free.min(256) as i64, &saturated).await?;
         let count = claimed.len();
         let mut targets: HashMap<i64, Option<Arc<Target>>> = HashMap::new();
         let mut over_cap = Vec::new();
@@ -205,7 +201,7 @@ impl Worker {
                 let base = retry_after.unwrap_or(*delay).min(Duration::from_secs(86_400));
                 // ±10% jitter so a receiver coming back is not hit by every retry at once.
                 let jitter = if retry_after.is_some() { 1.0 } else { rand::thread_rng().gen_range(0.9..1.1) };
-                Next::Retry { at_ms: now_ms() + (base.as_millis() as f64 * jitter) as i64 }
+                Next::Retry { at_ms: unix_ms() + (base.as_millis() as f64 * jitter) as i64 }
             }
             None => Next::Failed,
         }
@@ -252,7 +248,7 @@ impl Worker {
         }
         let url = endpoint(&callback, &event.kind);
         let body = self.body(&event);
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let timestamp = crate::clock::unix_now();
         let signature = super::signing::signature_header(&target.secrets, &event.event_id, timestamp, body.as_bytes());
         let mut request = self
             .client
