@@ -13,6 +13,22 @@ pub enum EngineKind {
     Simulated,
 }
 
+/// A WhatsApp Web version, `primary.secondary.tertiary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaVersion(pub u32, pub u32, pub u32);
+
+fn parse_wa_version(s: &str) -> Result<WaVersion, String> {
+    let parts: Vec<u32> = s.trim().split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad_version(s))?;
+    match parts[..] {
+        [a, b, c] => Ok(WaVersion(a, b, c)),
+        _ => Err(bad_version(s)),
+    }
+}
+
+fn bad_version(s: &str) -> String {
+    format!("'{s}' is not a WhatsApp Web version like 2.3000.1023456789")
+}
+
 /// A value that must never reach a log line.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -87,6 +103,16 @@ pub struct Config {
     /// Largest incoming media file stored, in bytes.
     #[arg(long, env = "MEDIA_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub media_max_bytes: usize,
+    /// Real engine: WebSocket endpoint to dial instead of WhatsApp's (a relay or proxy).
+    #[arg(long, env = "WA_SOCKET_URL")]
+    pub wa_socket_url: Option<String>,
+    /// Real engine: pin the WhatsApp Web version (`2.3000.1023456789`) instead of
+    /// looking up the current one before each connect (at most once a day).
+    #[arg(long, env = "WA_VERSION", value_parser = parse_wa_version)]
+    pub wa_version: Option<WaVersion>,
+    /// Real engine: the name the phone shows under "Linked devices".
+    #[arg(long, env = "WA_DEVICE_NAME", default_value = "WA Gateway")]
+    pub wa_device_name: String,
     /// Simulated engine: how long each QR code is shown.
     #[arg(long, env = "SIM_QR_PERIOD_MS", default_value_t = 20_000)]
     pub sim_qr_period_ms: u64,
@@ -147,6 +173,9 @@ impl Config {
             auth_cache_seconds: 600,
             session_start_wait_ms: 3000,
             media_max_bytes: 1024 * 1024,
+            wa_socket_url: None,
+            wa_version: None,
+            wa_device_name: "WA Gateway".into(),
             sim_qr_period_ms: 300,
             sim_qr_count: 6,
             sim_reconnect_ms: 200,

@@ -115,7 +115,16 @@ impl Gateway {
                 }));
                 (Arc::new(sim.clone()), Some(sim))
             }
-            EngineKind::Whatsapp => (Arc::new(engine::unavailable::Unavailable), None),
+            EngineKind::Whatsapp => {
+                let options = engine::whatsapp::WhatsAppOptions {
+                    socket_url: config.wa_socket_url.clone(),
+                    version: config.wa_version.map(|v| (v.0, v.1, v.2)),
+                    device_name: config.wa_device_name.clone(),
+                    media_max_bytes: config.media_max_bytes as u64,
+                    store: engine::whatsapp::StoreKind::Sqlite,
+                };
+                (Arc::new(engine::whatsapp::WhatsAppEngine::new(options)), None)
+            }
         };
         let schedule = webhooks::parse_schedule(&config.webhook_retry_schedule).map_err(anyhow::Error::msg)?;
         let live = live::Live::new();

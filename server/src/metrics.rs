@@ -70,6 +70,7 @@ impl Metrics {
             EngineEvent::Disconnected { .. } => "disconnected",
             EngineEvent::Reconnecting { .. } => "reconnecting",
             EngineEvent::LoggedOut { .. } => "logged_out",
+            EngineEvent::Stopped { .. } => "stopped",
             EngineEvent::Message(_) => "message",
             EngineEvent::Receipt { .. } => "receipt",
         };

@@ -439,10 +439,18 @@ impl Sessions {
                 next.status = if will_retry { Status::Connecting } else { Status::Disconnected };
                 next.reason = Some(reason);
             }
-            EngineEvent::Reconnecting { attempt, delay } => {
+            EngineEvent::Reconnecting { attempt, delay, reason } => {
                 next.status = Status::Connecting;
-                next.reason =
-                    Some(format!("reconnecting: attempt {attempt}, retry in {} s", delay.as_secs_f64().ceil()));
+                let retry = format!("attempt {attempt}, retry in {} s", delay.as_secs_f64().ceil());
+                next.reason = Some(match reason {
+                    Some(why) => format!("connecting: {retry}: {why}"),
+                    None => format!("reconnecting: {retry}"),
+                });
+            }
+            EngineEvent::Stopped { reason } => {
+                next.status = Status::Disconnected;
+                next.reason = Some(reason);
+                flow = Flow::End;
             }
             EngineEvent::LoggedOut { reason } => {
                 next.status = Status::LoggedOut;

@@ -92,6 +92,9 @@ pub struct MediaRequest {
     pub mimetype: Option<String>,
     #[serde(default)]
     pub quoted_message_id: Option<String>,
+    /// `send-audio` only: deliver as a voice note (push-to-talk).
+    #[serde(default)]
+    pub voice_note: bool,
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub source: std::collections::BTreeMap<String, serde_json::Value>,
@@ -128,10 +131,19 @@ pub async fn send_media(
     }
     Messages::check_session(&user, &req.session)?;
     let to = Recipient::parse(&req.to, req.is_group)?;
+    if req.voice_note && kind != MediaKind::Audio {
+        return Err(ApiError::BadRequest("Invalid field 'voice_note' on json: only send-audio takes it".into()));
+    }
     let (bytes, fetched_type) = state.messages.media_bytes(&kind, url.as_deref(), b64.as_deref()).await?;
     let mimetype = req.mimetype.or(fetched_type).unwrap_or_else(|| default_mimetype(&kind).to_owned());
-    let content =
-        OutboundContent::Media { kind, data: bytes, mimetype, caption: req.text, file_name: req.document_name };
+    let content = OutboundContent::Media {
+        kind,
+        data: bytes,
+        mimetype,
+        caption: req.text,
+        file_name: req.document_name,
+        voice_note: req.voice_note,
+    };
     state.messages.send(&user, to, content, req.quoted_message_id).await.map(data)
 }
 

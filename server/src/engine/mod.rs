@@ -7,7 +7,7 @@
 //! engine can hold back its own acknowledgement (at-least-once delivery).
 
 pub mod simulated;
-pub mod unavailable;
+pub mod whatsapp;
 
 use async_trait::async_trait;
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -89,16 +89,42 @@ pub struct InboundMessage {
 
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
-    Qr { code: String, valid_for: Duration },
+    Qr {
+        code: String,
+        valid_for: Duration,
+    },
     QrExhausted,
-    PairCode { code: String },
-    Paired { phone: String, push_name: Option<String> },
+    PairCode {
+        code: String,
+    },
+    Paired {
+        phone: String,
+        push_name: Option<String>,
+    },
     Connected,
-    Disconnected { reason: String, will_retry: bool },
-    Reconnecting { attempt: u32, delay: Duration },
-    LoggedOut { reason: String },
+    Disconnected {
+        reason: String,
+        will_retry: bool,
+    },
+    /// A connect attempt failed; the engine tries again after `delay`.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        reason: Option<String>,
+    },
+    LoggedOut {
+        reason: String,
+    },
+    /// The engine gave up on its own (replaced by another client, banned, outdated):
+    /// the session stops but keeps its keys, so a later start may resume it.
+    Stopped {
+        reason: String,
+    },
     Message(InboundMessage),
-    Receipt { message_id: String, status: String },
+    Receipt {
+        message_id: String,
+        status: String,
+    },
 }
 
 /// Fired by the supervisor once the event is committed; dropping it means "not stored".
@@ -122,8 +148,21 @@ pub struct OutboundMessage {
 #[derive(Debug, Clone)]
 pub enum OutboundContent {
     Text(String),
-    Media { kind: MediaKind, data: Vec<u8>, mimetype: String, caption: Option<String>, file_name: Option<String> },
-    Location { latitude: f64, longitude: f64, name: Option<String>, address: Option<String> },
+    Media {
+        kind: MediaKind,
+        data: Vec<u8>,
+        mimetype: String,
+        caption: Option<String>,
+        file_name: Option<String>,
+        /// Audio only: sent as a voice note (push-to-talk) instead of an audio file.
+        voice_note: bool,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -148,7 +148,7 @@ impl SimulatedEngine {
             st.connected = false;
         }
         s.emit(EngineEvent::Disconnected { reason: "connection lost (simulated)".into(), will_retry: true }).await;
-        s.emit(EngineEvent::Reconnecting { attempt: 1, delay: s.config.reconnect_delay }).await;
+        s.emit(EngineEvent::Reconnecting { attempt: 1, delay: s.config.reconnect_delay, reason: None }).await;
         let session = s.clone();
         let task = tokio::spawn(async move {
             tokio::time::sleep(session.config.reconnect_delay).await;
@@ -312,9 +312,9 @@ impl EngineSession for SimSession {
         let id = format!("SIM{:016X}", rand::thread_rng().gen::<u64>());
         let mut entry = match &msg.content {
             OutboundContent::Text(text) => json!({ "type": "text", "text": text }),
-            OutboundContent::Media { kind, data, mimetype, caption, file_name } => json!({
+            OutboundContent::Media { kind, data, mimetype, caption, file_name, voice_note } => json!({
                 "type": kind.as_str(), "bytes": data.len(), "mimetype": mimetype,
-                "caption": caption, "file_name": file_name,
+                "caption": caption, "file_name": file_name, "voice_note": voice_note,
             }),
             OutboundContent::Location { latitude, longitude, name, address } => json!({
                 "type": "location", "latitude": latitude, "longitude": longitude, "name": name, "address": address,

@@ -1,0 +1,441 @@
+//! The real engine (`WA_ENGINE=whatsapp`): whatsapp-rust 0.7 behind the port. This
+//! folder is the only code that names the library; everything leaves it in our types.
+//!
+//! Every start builds a fresh `Bot` on the session's own store
+//! (`DATA_DIR/sessions/<user id>/whatsapp.db`), because a client is never reused after
+//! a disconnect. Incoming messages go through the library's inbound durability hook:
+//! WhatsApp's ack waits until the supervisor has committed them (at-least-once; the
+//! outbox is idempotent on chat + sender + id).
+
+mod convert;
+mod observe;
+
+use super::{
+    EngineError, EngineEvent, EngineSession, EventEnvelope, EventSender, InboundMedia, InboundMessage, MediaKind,
+    OutboundContent, OutboundMessage, Pairing, Profile, StartRequest, WaEngine,
+};
+use async_trait::async_trait;
+use observe::{Attempts, Note, ObservedTransport, Observer};
+use std::{
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
+use tokio::{sync::mpsc, task::JoinHandle};
+use whatsapp_rust::{
+    buffa::MessageField,
+    download::MediaType,
+    media::{self, AudioOptions, DocumentOptions, ImageOptions, VideoOptions},
+    pair_code::PairCodeOptions,
+    prelude::{Bot, BotHandle, Client, SqliteStore},
+    store::traits::Backend,
+    transport::TokioWebSocketTransportFactory,
+    upload::UploadResponse,
+    wacore::store::{DevicePropsOverride, InMemoryBackend},
+    waproto::whatsapp::{self as wa, device_props::PlatformType},
+    InboundDurabilityHook, Jid, UploadOptions,
+};
+
+/// The session store's file inside the session folder.
+pub const STORE_FILE: &str = "whatsapp.db";
+
+/// How long `stop` and `logout` wait for the library before aborting it.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// Where a session's keys live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A SQLite file in the session folder (what the gateway uses).
+    Sqlite,
+    /// The library's in-memory backend: nothing survives a stop (tests, measurements).
+    Memory,
+}
+
+#[derive(Debug, Clone)]
+pub struct WhatsAppOptions {
+    /// Dial this WebSocket URL instead of WhatsApp's (a relay; tests use a closed port).
+    pub socket_url: Option<String>,
+    /// A pinned WhatsApp Web version; skips the version lookup over HTTP.
+    pub version: Option<(u32, u32, u32)>,
+    /// Shown on the phone under "Linked devices".
+    pub device_name: String,
+    /// Incoming media larger than this is not downloaded.
+    pub media_max_bytes: u64,
+    pub store: StoreKind,
+}
+
+pub struct WhatsAppEngine {
+    options: WhatsAppOptions,
+}
+
+impl WhatsAppEngine {
+    pub fn new(options: WhatsAppOptions) -> Self {
+        // rustls needs one process-wide crypto provider; the WebSocket transport is built on ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self { options }
+    }
+
+    async fn backend(&self, req: &StartRequest) -> Result<Arc<dyn Backend>, EngineError> {
+        Ok(match self.options.store {
+            StoreKind::Memory => Arc::new(InMemoryBackend::new()),
+            StoreKind::Sqlite => {
+                std::fs::create_dir_all(&req.store_dir)
+                    .map_err(|e| EngineError::Failed(format!("cannot create the session folder: {e}")))?;
+                let path = req.store_dir.join(STORE_FILE);
+                let store = SqliteStore::new(&path.to_string_lossy())
+                    .await
+                    .map_err(|e| EngineError::Failed(format!("cannot open the session store: {e}")))?;
+                Arc::new(store)
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl WaEngine for WhatsAppEngine {
+    async fn start(&self, req: StartRequest, events: EventSender) -> Result<Arc<dyn EngineSession>, EngineError> {
+        let backend = self.backend(&req).await?;
+        let (notes, notes_rx) = mpsc::unbounded_channel();
+        let attempts = Arc::new(Attempts::default());
+        let mut socket = TokioWebSocketTransportFactory::new();
+        if let Some(url) = &self.options.socket_url {
+            socket = socket.with_url(url.clone());
+        }
+        let device = DevicePropsOverride::new()
+            .with_os(self.options.device_name.clone())
+            .with_platform_type(PlatformType::DESKTOP);
+        let mut builder = Bot::builder()
+            .with_backend_arc(backend)
+            .with_transport_factory(ObservedTransport::new(socket, attempts.clone(), notes.clone()))
+            .skip_history_sync()
+            .with_device_props(device)
+            .with_inbound_durability_hook(Durable {
+                events: events.clone(),
+                media_max_bytes: self.options.media_max_bytes,
+            })
+            .with_event_handler(Observer { attempts, notes });
+        if let Some(version) = self.options.version {
+            builder = builder.with_version(version);
+        }
+        if let Pairing::PairCode { phone } = &req.pairing {
+            builder = builder.with_pair_code(PairCodeOptions {
+                phone_number: phone.clone(),
+                display_os: Some(self.options.device_name.clone()),
+                ..Default::default()
+            });
+        }
+        let bot = builder.build().await.map_err(|e| EngineError::Failed(format!("cannot build the client: {e}")))?;
+        let handle = bot.spawn();
+        let client = handle.client();
+        let forwarder = tokio::spawn(forward(notes_rx, events, Arc::downgrade(&client), self.options.media_max_bytes));
+        Ok(Arc::new(WaSession { client, handle: Mutex::new(Some(handle)), forwarder }))
+    }
+}
+
+/// Hands observed events to the supervisor in order; converts messages the durability
+/// hook did not see (their redelivery is not the library's promise, so no ack).
+async fn forward(mut notes: mpsc::UnboundedReceiver<Note>, events: EventSender, client: Weak<Client>, cap: u64) {
+    while let Some(note) = notes.recv().await {
+        let batch = match note {
+            Note::Event(event) => vec![event],
+            Note::Messages(messages) => {
+                let Some(client) = client.upgrade() else { return };
+                let mut converted = Vec::with_capacity(messages.len());
+                for m in messages.iter() {
+                    if let Some(message) = inbound(&client, m, cap).await {
+                        converted.push(EngineEvent::Message(message));
+                    }
+                }
+                converted
+            }
+        };
+        for event in batch {
+            if events.send(EventEnvelope { event, ack: None }).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The library's at-least-once hook: returns only after the supervisor committed the batch.
+struct Durable {
+    events: EventSender,
+    media_max_bytes: u64,
+}
+
+#[async_trait]
+impl InboundDurabilityHook for Durable {
+    async fn on_messages(
+        &self,
+        client: Arc<Client>,
+        batch: &[whatsapp_rust::prelude::InboundMessage],
+    ) -> anyhow::Result<()> {
+        let mut stored = Vec::with_capacity(batch.len());
+        for m in batch {
+            let Some(message) = inbound(&client, m, self.media_max_bytes).await else { continue };
+            let (ack, done) = tokio::sync::oneshot::channel();
+            let envelope = EventEnvelope { event: EngineEvent::Message(message), ack: Some(ack) };
+            self.events.send(envelope).await.map_err(|_| anyhow::anyhow!("the session stopped"))?;
+            stored.push(done);
+        }
+        for done in stored {
+            done.await.map_err(|_| anyhow::anyhow!("the gateway did not store the message"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Converts one library message, resolving an `@lid` sender and fetching its media.
+async fn inbound(client: &Arc<Client>, m: &whatsapp_rust::prelude::InboundMessage, cap: u64) -> Option<InboundMessage> {
+    let info = &m.info;
+    if !convert::is_reportable(info) {
+        return None;
+    }
+    let mut phone = convert::phone_from_source(&info.source);
+    if phone.is_none() && info.source.sender.is_lid() {
+        phone = match client.get_lid_pn_entry(&info.source.sender).await {
+            Ok(entry) => entry.map(|e| Jid::pn(e.phone_number.as_ref())),
+            Err(e) => {
+                tracing::debug!(error = %e, "LID lookup failed; the @lid stays");
+                None
+            }
+        };
+    }
+    let media = match convert::media_of(&m.message) {
+        Some(media) if media.length.is_some_and(|n| n > cap) => {
+            tracing::warn!(
+                kind = media.kind.as_str(),
+                bytes = media.length,
+                "incoming media over MEDIA_MAX_BYTES, not fetched"
+            );
+            None
+        }
+        Some(media) => match client.download(media.source).await {
+            Ok(data) => {
+                Some(InboundMedia { kind: media.kind, mimetype: media.mimetype, file_name: media.file_name, data })
+            }
+            Err(e) => {
+                tracing::warn!(kind = media.kind.as_str(), error = %e, "incoming media could not be downloaded");
+                None
+            }
+        },
+        None => None,
+    };
+    convert::to_inbound(&m.message, info, phone, media)
+}
+
+pub struct WaSession {
+    client: Arc<Client>,
+    handle: Mutex<Option<BotHandle>>,
+    forwarder: JoinHandle<()>,
+}
+
+impl WaSession {
+    fn connected(&self) -> Result<&Arc<Client>, EngineError> {
+        if self.client.is_connected() && self.client.is_logged_in() {
+            Ok(&self.client)
+        } else {
+            Err(EngineError::NotConnected)
+        }
+    }
+
+    /// Stops the run loop gracefully (it flushes keys), aborting it if that hangs.
+    async fn shut_down(&self) {
+        let handle = self.handle.lock().expect("bot handle").take();
+        if let Some(handle) = handle {
+            let abort = AbortOnDrop(Some(handle.client()));
+            if tokio::time::timeout(STOP_WAIT, handle.shutdown()).await.is_err() {
+                tracing::warn!("WhatsApp client did not stop in time; aborted");
+            }
+            drop(abort);
+        }
+        self.forwarder.abort();
+    }
+}
+
+/// Makes sure a client whose graceful stop timed out stops reconnecting.
+struct AbortOnDrop(Option<Arc<Client>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            if client.is_connected() {
+                tokio::spawn(async move { client.disconnect().await });
+            }
+        }
+    }
+}
+
+impl Drop for WaSession {
+    fn drop(&mut self) {
+        // A session the supervisor let go of (logged out, codes exhausted, stopped by
+        // WhatsApp): its client must not keep running. The handle aborts on drop.
+        self.forwarder.abort();
+        if let Some(handle) = self.handle.get_mut().ok().and_then(Option::take) {
+            handle.abort();
+        }
+    }
+}
+
+fn jid(to: &str) -> Result<Jid, EngineError> {
+    to.parse().map_err(|_| EngineError::Rejected(format!("'{to}' is not a WhatsApp address")))
+}
+
+fn failed(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Failed(e.to_string())
+}
+
+fn media_type(kind: &MediaKind) -> MediaType {
+    match kind {
+        MediaKind::Image => MediaType::Image,
+        MediaKind::Video => MediaType::Video,
+        MediaKind::Document => MediaType::Document,
+        MediaKind::Audio => MediaType::Audio,
+        MediaKind::Sticker => MediaType::Sticker,
+    }
+}
+
+/// Builds the library message for one of our outbound messages (media already uploaded).
+fn build_message(
+    content: OutboundContent,
+    upload: Option<UploadResponse>,
+    quote: Option<Box<wa::ContextInfo>>,
+) -> Result<wa::Message, EngineError> {
+    let context = || quote.clone().map(|c| MessageField::some(*c)).unwrap_or_default();
+    Ok(match content {
+        OutboundContent::Text(text) => wa::Message {
+            extended_text_message: MessageField::some(wa::message::ExtendedTextMessage {
+                text: Some(text),
+                context_info: context(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        OutboundContent::Location { latitude, longitude, name, address } => wa::Message {
+            location_message: MessageField::some(wa::message::LocationMessage {
+                degrees_latitude: Some(latitude),
+                degrees_longitude: Some(longitude),
+                name,
+                address,
+                context_info: context(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        OutboundContent::Media { kind, mimetype, caption, file_name, voice_note, .. } => {
+            let upload = upload.ok_or_else(|| failed("media was not uploaded"))?;
+            let mimetype = Some(mimetype);
+            match kind {
+                MediaKind::Image => media::image_message(
+                    upload,
+                    ImageOptions { caption, mimetype, context_info: quote, ..Default::default() },
+                ),
+                MediaKind::Video => media::video_message(
+                    upload,
+                    VideoOptions { caption, mimetype, context_info: quote, ..Default::default() },
+                ),
+                MediaKind::Document => media::document_message(
+                    upload,
+                    DocumentOptions {
+                        caption,
+                        mimetype,
+                        title: file_name.clone(),
+                        file_name,
+                        context_info: quote,
+                        ..Default::default()
+                    },
+                ),
+                MediaKind::Audio => media::audio_message(
+                    upload,
+                    AudioOptions { mimetype, ptt: Some(voice_note), context_info: quote, ..Default::default() },
+                ),
+                MediaKind::Sticker => wa::Message {
+                    sticker_message: MessageField::some(wa::message::StickerMessage {
+                        url: Some(upload.url),
+                        direct_path: Some(upload.direct_path),
+                        media_key: Some(upload.media_key.to_vec()),
+                        file_sha256: Some(upload.file_sha256.to_vec()),
+                        file_enc_sha256: Some(upload.file_enc_sha256.to_vec()),
+                        file_length: Some(upload.file_length),
+                        media_key_timestamp: Some(upload.media_key_timestamp),
+                        mimetype,
+                        context_info: context(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            }
+        }
+    })
+}
+
+#[async_trait]
+impl EngineSession for WaSession {
+    async fn stop(&self) {
+        self.shut_down().await;
+    }
+
+    async fn logout(&self) {
+        if self.client.is_connected() {
+            // Best effort: tells WhatsApp to drop this companion device.
+            if tokio::time::timeout(STOP_WAIT, self.client.logout()).await.is_err() {
+                tracing::warn!("WhatsApp did not confirm the logout in time");
+            }
+        }
+        self.shut_down().await;
+    }
+
+    async fn send(&self, msg: OutboundMessage) -> Result<String, EngineError> {
+        let client = self.connected()?;
+        let to = jid(&msg.to)?;
+        let quote =
+            msg.quoted_message_id.map(|id| Box::new(wa::ContextInfo { stanza_id: Some(id), ..Default::default() }));
+        let upload = match &msg.content {
+            OutboundContent::Media { kind, data, .. } => {
+                Some(client.upload(data.clone(), media_type(kind), UploadOptions::default()).await.map_err(failed)?)
+            }
+            _ => None,
+        };
+        let message = build_message(msg.content, upload, quote)?;
+        let sent = client.send_message(to, message).await.map_err(|e| match self.connected() {
+            Err(not_connected) => not_connected,
+            Ok(_) => failed(e),
+        })?;
+        Ok(sent.message_id)
+    }
+
+    async fn typing(&self, to: &str, on: bool) -> Result<(), EngineError> {
+        let client = self.connected()?;
+        let to = jid(to)?;
+        let chat = client.chatstate();
+        if on { chat.send_composing(&to).await } else { chat.send_paused(&to).await }.map_err(failed)
+    }
+
+    async fn check_numbers(&self, numbers: &[String]) -> Result<Vec<(String, bool)>, EngineError> {
+        let client = self.connected()?;
+        let jids = numbers.iter().map(|n| jid(n)).collect::<Result<Vec<_>, _>>()?;
+        let found = client.contacts().is_on_whatsapp(&jids).await.map_err(failed)?;
+        Ok(numbers
+            .iter()
+            .zip(&jids)
+            .map(|(n, j)| (n.clone(), found.iter().any(|r| r.is_registered && r.jid.user_base() == j.user_base())))
+            .collect())
+    }
+
+    async fn profile(&self, to: &str) -> Result<Profile, EngineError> {
+        let target = jid(to)?;
+        let registered = self.check_numbers(&[to.to_owned()]).await?;
+        if !registered.first().is_some_and(|(_, yes)| *yes) {
+            return Err(EngineError::NotRegistered);
+        }
+        let contacts = self.client.contacts();
+        let picture = contacts.get_profile_picture(&target, false).await.map_err(failed)?;
+        let about = contacts.get_user_info(std::slice::from_ref(&target)).await.map_err(failed)?;
+        Ok(Profile {
+            picture_url: picture.map(|p| p.url),
+            status: about
+                .get(&target)
+                .and_then(|u| u.status.clone())
+                .or_else(|| about.values().find_map(|u| u.status.clone())),
+        })
+    }
+}
