@@ -85,7 +85,15 @@ pub struct Snapshot {
     pub phone: Option<String>,
     pub push_name: Option<String>,
     pub reason: Option<String>,
+    /// While the engine retries a failed connect: which attempt failed, and the wait.
+    pub retry: Option<Retry>,
     pub at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub attempt: u32,
+    pub in_seconds: u64,
 }
 
 impl Snapshot {
@@ -100,6 +108,7 @@ impl Snapshot {
             phone: row.session_phone.clone(),
             push_name: row.session_push_name.clone(),
             reason: row.session_reason.clone(),
+            retry: None,
             at: rfc3339_now(),
         }
     }
@@ -112,6 +121,7 @@ impl Snapshot {
             qr: None,
             qr_png: None,
             pair_code: None,
+            retry: None,
             at: rfc3339_now(),
             ..self.clone()
         }
@@ -131,6 +141,10 @@ impl Snapshot {
             if let Some(value) = value {
                 v[key] = json!(value);
             }
+        }
+        if let Some(retry) = self.retry {
+            v["attempt"] = json!(retry.attempt);
+            v["retry_in"] = json!(retry.in_seconds);
         }
         v.to_string()
     }
@@ -267,7 +281,8 @@ impl Sessions {
         let ready = |s: &Snapshot| match s.status {
             Status::Connected | Status::Disconnected | Status::LoggedOut => true,
             Status::Qr => !wants_code && s.qr.is_some(),
-            Status::Connecting => wants_code && s.pair_code.is_some(),
+            // A failed connect attempt: say so now rather than after the whole wait.
+            Status::Connecting => wants_code && s.pair_code.is_some() || s.retry.is_some(),
         };
         let _ = tokio::time::timeout(self.start_wait, rx.wait_for(ready)).await;
         if !self.is_running(user.id) {
@@ -399,6 +414,9 @@ impl Sessions {
         };
         let mut next = before.clone();
         next.at = rfc3339_now();
+        next.retry = None;
+        // QR rotations and repeated failed connect attempts stay in memory and on /ws.
+        let mut quiet = false;
         let mut linked = None;
         let mut detail = None;
         let mut flow = Flow::Continue;
@@ -409,6 +427,7 @@ impl Sessions {
             }
             EngineEvent::Receipt { .. } => return Ok(Flow::Continue),
             EngineEvent::Qr { code, valid_for } => {
+                quiet = before.status == Status::Qr;
                 next.status = Status::Qr;
                 next.qr_png = qr::png_data_url(&code);
                 next.qr = Some(code);
@@ -440,8 +459,11 @@ impl Sessions {
                 next.reason = Some(reason);
             }
             EngineEvent::Reconnecting { attempt, delay, reason } => {
+                quiet = before.retry.is_some();
                 next.status = Status::Connecting;
-                let retry = format!("attempt {attempt}, retry in {} s", delay.as_secs_f64().ceil());
+                let in_seconds = delay.as_secs_f64().ceil() as u64;
+                next.retry = Some(Retry { attempt, in_seconds });
+                let retry = format!("attempt {attempt}, retry in {in_seconds} s");
                 next.reason = Some(match reason {
                     Some(why) => format!("connecting: {retry}: {why}"),
                     None => format!("reconnecting: {retry}"),
@@ -466,9 +488,7 @@ impl Sessions {
         if next.status == Status::Connected {
             next.pair_code = None;
         }
-        // QR rotations stay in memory and on /ws; transitions are persisted and logged.
-        if next.status != before.status || linked.is_some() || next.reason != before.reason && next.status != Status::Qr
-        {
+        if next.status != before.status || linked.is_some() || next.reason != before.reason && !quiet {
             detail = detail.or(next.reason.clone());
             self.persist(&next, before.status, linked, detail.as_deref()).await?;
         }

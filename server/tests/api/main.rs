@@ -7,6 +7,7 @@ mod bad_input;
 mod binary;
 mod helpers;
 mod messages;
+mod real_engine;
 mod receiver;
 mod seed;
 mod sessions;

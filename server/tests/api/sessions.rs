@@ -352,9 +352,12 @@ async fn the_qr_page_follows_the_session_live() {
 
 #[tokio::test]
 async fn an_engine_that_cannot_start_is_reported_not_hidden() {
-    let app = TestApp::spawn_with(|c| c.wa_engine = server::config::EngineKind::Whatsapp).await;
-    app.create_user("nina", "nina-pw").await;
+    let app = TestApp::spawn_with(crate::helpers::offline).await;
+    let id = app.create_user("nina", "nina-pw").await;
     let nina = basic("nina", "nina-pw");
+    // The session folder cannot be created: a file is in its way.
+    std::fs::create_dir_all(app.data_dir().join("sessions")).unwrap();
+    std::fs::write(app.data_dir().join(format!("sessions/{id}")), b"not a folder").unwrap();
     let r = app.post("/dashboard/start-session", &nina).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["data"]["status"], "disconnected", "{}", r.body);

@@ -439,3 +439,92 @@ impl EngineSession for WaSession {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offline(store: StoreKind) -> WhatsAppEngine {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        WhatsAppEngine::new(WhatsAppOptions {
+            socket_url: Some(format!("ws://127.0.0.1:{port}/ws/chat")),
+            version: Some((2, 3000, 1_023_456_789)),
+            device_name: "WA Gateway".into(),
+            media_max_bytes: 1 << 20,
+            store,
+        })
+    }
+
+    async fn start(
+        engine: &WhatsAppEngine,
+        dir: &std::path::Path,
+    ) -> (Arc<dyn EngineSession>, mpsc::Receiver<EventEnvelope>) {
+        let (tx, rx) = mpsc::channel(16);
+        let req =
+            StartRequest { user_id: 1, session_name: "t".into(), store_dir: dir.to_owned(), pairing: Pairing::Qr };
+        (engine.start(req, tx).await.expect("the client builds"), rx)
+    }
+
+    async fn next(rx: &mut mpsc::Receiver<EventEnvelope>) -> EngineEvent {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("an event").expect("channel open").event
+    }
+
+    #[tokio::test]
+    async fn in_memory_backend_retries_without_network_and_stops_promptly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = dir.path().join("memory");
+        let (session, mut rx) = start(&offline(StoreKind::Memory), &store_dir).await;
+        assert!(matches!(next(&mut rx).await, EngineEvent::Reconnecting { attempt: 1, reason: Some(_), .. }));
+        assert!(matches!(next(&mut rx).await, EngineEvent::Reconnecting { attempt: 2, .. }));
+        assert!(!store_dir.exists(), "the in-memory backend writes nothing");
+        let text = OutboundMessage {
+            to: "6281234567890@s.whatsapp.net".into(),
+            content: OutboundContent::Text("hi".into()),
+            quoted_message_id: None,
+        };
+        assert!(matches!(session.send(text).await, Err(EngineError::NotConnected)));
+        assert!(matches!(session.typing("6281234567890@s.whatsapp.net", true).await, Err(EngineError::NotConnected)));
+        tokio::time::timeout(Duration::from_secs(5), session.stop()).await.expect("stop during backoff is prompt");
+    }
+
+    #[tokio::test]
+    async fn sqlite_store_lives_in_the_session_folder_and_survives_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = offline(StoreKind::Sqlite);
+        let (session, mut rx) = start(&engine, dir.path()).await;
+        assert!(matches!(next(&mut rx).await, EngineEvent::Reconnecting { attempt: 1, .. }));
+        assert!(dir.path().join(STORE_FILE).exists());
+        tokio::time::timeout(Duration::from_secs(5), session.stop()).await.expect("prompt stop");
+        // A fresh client from the same store, never the stopped one.
+        let (again, mut rx) = start(&engine, dir.path()).await;
+        assert!(matches!(next(&mut rx).await, EngineEvent::Reconnecting { attempt: 1, .. }));
+        tokio::time::timeout(Duration::from_secs(5), again.logout()).await.expect("prompt logout offline");
+    }
+
+    #[test]
+    fn outbound_messages_become_library_messages() {
+        let quote = Some(Box::new(wa::ContextInfo { stanza_id: Some("ABC".into()), ..Default::default() }));
+        let text = build_message(OutboundContent::Text("hello".into()), None, quote.clone()).unwrap();
+        let ext = text.extended_text_message.as_option().unwrap();
+        assert_eq!(ext.text.as_deref(), Some("hello"));
+        assert_eq!(ext.context_info.as_option().and_then(|c| c.stanza_id.as_deref()), Some("ABC"));
+
+        let location =
+            OutboundContent::Location { latitude: -6.2, longitude: 106.8, name: Some("Monas".into()), address: None };
+        let loc = build_message(location, None, None).unwrap();
+        let loc = loc.location_message.as_option().unwrap();
+        assert_eq!((loc.degrees_latitude, loc.name.as_deref()), (Some(-6.2), Some("Monas")));
+
+        // Media bodies come from the library's builders over an upload (which needs
+        // WhatsApp); without one nothing is sent.
+        let media = OutboundContent::Media {
+            kind: MediaKind::Video,
+            data: vec![1, 2, 3],
+            mimetype: "video/mp4".into(),
+            caption: None,
+            file_name: None,
+            voice_note: false,
+        };
+        assert!(build_message(media, None, quote).is_err(), "media must be uploaded first");
+    }
+}

@@ -76,7 +76,11 @@ impl<F: TransportFactory> TransportFactory for ObservedTransport<F> {
             Err(_) => Err(anyhow::anyhow!("no answer within {} s", DIAL_TIMEOUT.as_secs())),
         };
         if let Err(e) = &result {
-            tracing::debug!(attempt, error = %e, "WhatsApp connect attempt failed");
+            if attempt == 1 {
+                tracing::info!(error = %e, "cannot reach WhatsApp; retrying with backoff (the session status shows each attempt)");
+            } else {
+                tracing::debug!(attempt, error = %e, "WhatsApp connect attempt failed");
+            }
             let _ = self.notes.send(Note::Event(EngineEvent::Reconnecting {
                 attempt,
                 delay: backoff(attempt),
