@@ -23,7 +23,7 @@ pub fn rss_kib() -> u64 {
 /// A database with `count` users whose sessions are linked (simulated device keys on
 /// disk) but not running (status `disconnected`, so "all connected" really means the
 /// restore finished), plus one bearer token each. Returns the tokens.
-async fn seed(config: &Config, count: usize) -> Result<Vec<String>> {
+pub async fn seed(config: &Config, count: usize) -> Result<Vec<String>> {
     let pool = server::open_database(config).await?;
     let hash = server::auth::hash_password("bench-password").await?;
     let mut tokens = Vec::with_capacity(count);

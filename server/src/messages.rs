@@ -180,6 +180,14 @@ impl Messages {
     }
 }
 
+impl Messages {
+    /// Metadata of a group the caller's account is in.
+    pub async fn group(&self, user: &UserRow, group: Recipient) -> ApiResult<crate::engine::GroupInfo> {
+        let client = self.sessions.client(user.id)?;
+        Ok(client.group(group.jid()).await.map_err(crate::sessions::SessionError::from)?)
+    }
+}
+
 /// The mimetype to send when neither the client nor the download said one.
 pub fn default_mimetype(kind: &MediaKind) -> &'static str {
     match kind {

@@ -240,6 +240,11 @@ impl Sessions {
         self.sessions_dir.join(user_id.to_string())
     }
 
+    /// How many sessions have a client running.
+    pub fn running_count(&self) -> usize {
+        self.running.lock().expect("registry").len()
+    }
+
     pub fn is_running(&self, user_id: i64) -> bool {
         self.running.lock().expect("registry").contains_key(&user_id)
     }
@@ -280,7 +285,14 @@ impl Sessions {
         let wants_code = matches!(pairing, Pairing::PairCode { .. });
         let ready = |s: &Snapshot| match s.status {
             Status::Connected | Status::Disconnected | Status::LoggedOut => true,
-            Status::Qr => !wants_code && s.qr.is_some(),
+            // The real engine shows QR codes while a pair code is on its way: wait for the one asked for.
+            Status::Qr => {
+                if wants_code {
+                    s.pair_code.is_some()
+                } else {
+                    s.qr.is_some()
+                }
+            }
             // A failed connect attempt: say so now rather than after the whole wait.
             Status::Connecting => wants_code && s.pair_code.is_some() || s.retry.is_some(),
         };

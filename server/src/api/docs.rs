@@ -26,6 +26,7 @@ use utoipa::{
         webhooks::deliveries, webhooks::user_deliveries, webhooks::delivery, webhooks::resend,
         webhooks::resend_failed,
         message::send_text, message::send_text_get, message::send_media, message::send_location, message::profile,
+        message::group,
     ),
     modifiers(&Security),
     tags((name = "system"), (name = "auth"), (name = "admin"), (name = "dashboard"), (name = "session"), (name = "webhooks"), (name = "message"))

@@ -26,6 +26,7 @@ pub fn router(max_media_bytes: usize) -> Router<AppState> {
         .route("/message/send-location", post(send_location))
         .route("/message/{kind}", post(send_media))
         .route("/profile", post(profile))
+        .route("/group", post(group))
         .layer(axum::extract::DefaultBodyLimit::max(max_media_bytes / 3 * 4 + 64 * 1024))
 }
 
@@ -215,4 +216,47 @@ pub async fn profile(
         Recipient::parse(&req.target, false).map_err(|_| ApiError::BadRequest("Target is not registered".into()))?;
     let p = state.messages.profile(&user, target).await?;
     Ok(data(ProfileView { profile_picture_url: p.picture_url, status: p.status }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRequest {
+    pub session: String,
+    /// The group id (`120363…`) or JID (`120363…@g.us`).
+    pub group: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: String,
+    pub subject: String,
+    pub description: Option<String>,
+    pub participants: Vec<GroupMemberView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupMemberView {
+    pub jid: String,
+    pub phone: Option<String>,
+    pub admin: bool,
+}
+
+/// Subject, description and members of a group the session belongs to.
+#[utoipa::path(post, path = "/group", tag = "message", request_body = GroupRequest,
+    responses((status = 200, body = Data<GroupView>), (status = 400, body = super::ErrorBody),
+              (status = 409, description = "Session is not connected", body = super::ErrorBody)),
+    security(("basic" = []), ("bearer" = []), ("cookie" = [])))]
+pub async fn group(
+    AuthUser(user): AuthUser,
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<GroupRequest>,
+) -> ApiResult<Json<Data<GroupView>>> {
+    Messages::check_session(&user, &req.session)?;
+    let group = Recipient::parse(&req.group, true).ok().filter(|g| g.jid().ends_with("@g.us")).ok_or_else(|| {
+        ApiError::BadRequest("Invalid group field 'group' on json: a group id like 120363025246125486".into())
+    })?;
+    let g = state.messages.group(&user, group).await?;
+    let participants =
+        g.participants.into_iter().map(|m| GroupMemberView { jid: m.jid, phone: m.phone, admin: m.admin }).collect();
+    Ok(data(GroupView { id: g.id, subject: g.subject, description: g.description, participants }))
 }

@@ -171,6 +171,23 @@ pub struct Profile {
     pub status: Option<String>,
 }
 
+/// A group's metadata, as far as this account may see it.
+#[derive(Debug, Clone)]
+pub struct GroupInfo {
+    pub id: String,
+    pub subject: String,
+    pub description: Option<String>,
+    pub participants: Vec<GroupMember>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupMember {
+    pub jid: String,
+    /// The member's phone-number JID when WhatsApp shares it (members may be `@lid` only).
+    pub phone: Option<String>,
+    pub admin: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("Session is not connected")]
@@ -202,4 +219,6 @@ pub trait EngineSession: Send + Sync + 'static {
     /// Which of these phone numbers are on WhatsApp.
     async fn check_numbers(&self, numbers: &[String]) -> Result<Vec<(String, bool)>, EngineError>;
     async fn profile(&self, jid: &str) -> Result<Profile, EngineError>;
+    /// Metadata of a group this account is in (`…@g.us`).
+    async fn group(&self, jid: &str) -> Result<GroupInfo, EngineError>;
 }

@@ -6,8 +6,8 @@
 //! outbound call is recorded. The `/sim/...` routes drive it.
 
 use super::{
-    EngineError, EngineEvent, EngineSession, EventEnvelope, EventSender, InboundMessage, OutboundContent,
-    OutboundMessage, Pairing, Profile, StartRequest, WaEngine,
+    EngineError, EngineEvent, EngineSession, EventEnvelope, EventSender, GroupInfo, GroupMember, InboundMessage,
+    OutboundContent, OutboundMessage, Pairing, Profile, StartRequest, WaEngine,
 };
 use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -345,5 +345,27 @@ impl EngineSession for SimSession {
             return Err(EngineError::NotRegistered);
         }
         Ok(Profile { picture_url: None, status: Some("Hey there! I am using WhatsApp.".into()) })
+    }
+
+    /// Every group exists; its members are the registered numbers, the first one admin.
+    async fn group(&self, jid: &str) -> Result<GroupInfo, EngineError> {
+        self.ensure_connected()?;
+        let mut numbers: Vec<String> = self.numbers.read().expect("sim numbers").iter().cloned().collect();
+        numbers.sort();
+        let participants = numbers
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| GroupMember {
+                jid: format!("{n}@s.whatsapp.net"),
+                phone: Some(format!("{n}@s.whatsapp.net")),
+                admin: i == 0,
+            })
+            .collect();
+        Ok(GroupInfo {
+            id: jid.to_owned(),
+            subject: format!("Simulated group {}", digits(jid)),
+            description: None,
+            participants,
+        })
     }
 }

@@ -168,4 +168,17 @@ async fn locations_and_profiles() {
     let r = app.call(Method::POST, "/profile", &eli, Some(json!({"session": "eli", "target": "6289999999999"}))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.message(), "Target is not registered");
+    let group = |g: &str| json!({"session": "eli", "group": g});
+    let r = app.call(Method::POST, "/group", &eli, Some(group("120363025246125486"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["id"], "120363025246125486@g.us");
+    assert_eq!(r.body["data"]["participants"][0]["jid"], "6281234567890@s.whatsapp.net");
+    assert_eq!(r.body["data"]["participants"][0]["admin"], true);
+    for bad in ["6281234567890@s.whatsapp.net", "not a group"] {
+        let r = app.call(Method::POST, "/group", &eli, Some(group(bad))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.message().starts_with("Invalid group field 'group' on json"), "{}", r.body);
+    }
+    let r = app.call(Method::POST, "/group", &eli, Some(json!({"session": "someone", "group": "1203"}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

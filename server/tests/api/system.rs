@@ -73,6 +73,7 @@ async fn openapi_covers_every_route() {
         ("post", "/message/{kind}"),
         ("post", "/message/send-location"),
         ("post", "/profile"),
+        ("post", "/group"),
     ];
     for (method, path) in routes {
         assert!(r.body["paths"][path][method].is_object(), "{method} {path} missing from OpenAPI");

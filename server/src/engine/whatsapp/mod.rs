@@ -11,8 +11,8 @@ mod convert;
 mod observe;
 
 use super::{
-    EngineError, EngineEvent, EngineSession, EventEnvelope, EventSender, InboundMedia, InboundMessage, MediaKind,
-    OutboundContent, OutboundMessage, Pairing, Profile, StartRequest, WaEngine,
+    EngineError, EngineEvent, EngineSession, EventEnvelope, EventSender, GroupInfo, GroupMember, InboundMedia,
+    InboundMessage, MediaKind, OutboundContent, OutboundMessage, Pairing, Profile, StartRequest, WaEngine,
 };
 use async_trait::async_trait;
 use observe::{Attempts, Note, ObservedTransport, Observer};
@@ -238,40 +238,33 @@ impl WaSession {
         }
     }
 
-    /// Stops the run loop gracefully (it flushes keys), aborting it if that hangs.
+    /// Stops the run loop gracefully (it flushes keys and receipts).
     async fn shut_down(&self) {
         let handle = self.handle.lock().expect("bot handle").take();
         if let Some(handle) = handle {
-            let abort = AbortOnDrop(Some(handle.client()));
-            if tokio::time::timeout(STOP_WAIT, handle.shutdown()).await.is_err() {
-                tracing::warn!("WhatsApp client did not stop in time; aborted");
-            }
-            drop(abort);
+            stop_gracefully(handle).await;
         }
         self.forwarder.abort();
     }
 }
 
-/// Makes sure a client whose graceful stop timed out stops reconnecting.
-struct AbortOnDrop(Option<Arc<Client>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(client) = self.0.take() {
-            if client.is_connected() {
-                tokio::spawn(async move { client.disconnect().await });
-            }
-        }
+/// Waits for a graceful stop; if that hangs, dropping the handle aborts the client.
+async fn stop_gracefully(handle: BotHandle) {
+    if tokio::time::timeout(STOP_WAIT, handle.shutdown()).await.is_err() {
+        tracing::warn!("WhatsApp client did not stop in time; aborted");
     }
 }
 
 impl Drop for WaSession {
     fn drop(&mut self) {
         // A session the supervisor let go of (logged out, codes exhausted, stopped by
-        // WhatsApp): its client must not keep running. The handle aborts on drop.
+        // WhatsApp): its client must not keep running.
         self.forwarder.abort();
         if let Some(handle) = self.handle.get_mut().ok().and_then(Option::take) {
-            handle.abort();
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn(stop_gracefully(handle))),
+                Err(_) => handle.abort(),
+            }
         }
     }
 }
@@ -422,21 +415,28 @@ impl EngineSession for WaSession {
     }
 
     async fn profile(&self, to: &str) -> Result<Profile, EngineError> {
+        let client = self.connected()?;
         let target = jid(to)?;
-        let registered = self.check_numbers(&[to.to_owned()]).await?;
-        if !registered.first().is_some_and(|(_, yes)| *yes) {
-            return Err(EngineError::NotRegistered);
-        }
-        let contacts = self.client.contacts();
+        let contacts = client.contacts();
         let picture = contacts.get_profile_picture(&target, false).await.map_err(failed)?;
         let about = contacts.get_user_info(std::slice::from_ref(&target)).await.map_err(failed)?;
-        Ok(Profile {
-            picture_url: picture.map(|p| p.url),
-            status: about
-                .get(&target)
-                .and_then(|u| u.status.clone())
-                .or_else(|| about.values().find_map(|u| u.status.clone())),
-        })
+        let status = about.get(&target).or_else(|| about.values().next()).and_then(|u| u.status.clone());
+        Ok(Profile { picture_url: picture.map(|p| p.url), status })
+    }
+
+    async fn group(&self, to: &str) -> Result<GroupInfo, EngineError> {
+        let client = self.connected()?;
+        let meta = client.groups().get_metadata(&jid(to)?).await.map_err(failed)?;
+        let participants = meta
+            .participants
+            .iter()
+            .map(|p| GroupMember {
+                jid: p.jid.to_non_ad().to_string(),
+                phone: p.phone_number.as_ref().map(|j| j.to_non_ad().to_string()),
+                admin: p.is_admin(),
+            })
+            .collect();
+        Ok(GroupInfo { id: meta.id.to_string(), subject: meta.subject, description: meta.description, participants })
     }
 }
 

@@ -1,0 +1,70 @@
+//! Memory per session of each engine: N linked sessions restored at boot. The real
+//! engine runs without a network (its WebSocket dials a closed loopback port, the
+//! version is pinned), so every session sits in its reconnect loop with its own SQLite
+//! store open; the simulated engine's sessions are connected. Same process, same run.
+
+use crate::{sessions::rss_kib, sessions::seed, Options};
+use anyhow::{ensure, Result};
+use server::{
+    config::{Config, EngineKind, WaVersion},
+    sessions::Status,
+    Gateway,
+};
+use std::time::{Duration, Instant};
+
+pub async fn run(opts: &Options) -> Result<()> {
+    println!("| engine | sessions | all running after | RSS before | RSS after | per session |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for &count in &opts.sizes {
+        for engine in [EngineKind::Simulated, EngineKind::Whatsapp] {
+            measure(engine, count).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn measure(engine: EngineKind, count: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::for_tests(dir.path());
+    config.wa_engine = engine;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    config.wa_socket_url = Some(format!("ws://127.0.0.1:{closed}/ws/chat"));
+    config.wa_version = Some(WaVersion(2, 3000, 1_023_456_789));
+    // Boot restore is what starts them; sessions must wait for it, not for a wait timeout.
+    seed(&config, count).await?;
+    let (target, label) = match engine {
+        EngineKind::Simulated => (Status::Connected, "simulated"),
+        EngineKind::Whatsapp => (Status::Connecting, "whatsapp (offline)"),
+    };
+    let gateway = Gateway::build(config).await?;
+    let state = gateway.state().clone();
+    let before = rss_kib();
+    let started = Instant::now();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gateway.run(async {
+        let _ = stop_rx.await;
+    }));
+    loop {
+        let counts = state.sessions.counts().await?;
+        let reached = counts.iter().find(|(s, _)| *s == target).map_or(0, |c| c.1);
+        if reached as usize == count && state.sessions.running_count() == count {
+            break;
+        }
+        ensure!(started.elapsed() < Duration::from_secs(900), "sessions did not all start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready = started.elapsed();
+    // Let the real clients go through a few reconnect rounds (1, 1, 2, 3 s) first.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let after = rss_kib();
+    println!(
+        "| {label} | {count} | {:.2} s | {} MiB | {} MiB | {:.1} KiB |",
+        ready.as_secs_f64(),
+        before / 1024,
+        after / 1024,
+        after.saturating_sub(before) as f64 / count as f64
+    );
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok(())
+}
