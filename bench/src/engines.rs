@@ -13,8 +13,10 @@ use server::{
 use std::time::{Duration, Instant};
 
 pub async fn run(opts: &Options) -> Result<()> {
-    println!("| engine | sessions | all running after | RSS before | RSS after | per session |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| engine | sessions | all running after | RSS before | RSS after | per session | open files per session |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for &count in &opts.sizes {
         for engine in [EngineKind::Simulated, EngineKind::Whatsapp] {
             measure(engine, count).await?;
@@ -39,6 +41,7 @@ async fn measure(engine: EngineKind, count: usize) -> Result<()> {
     let gateway = Gateway::build(config).await?;
     let state = gateway.state().clone();
     let before = rss_kib();
+    let files_before = open_files();
     let started = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(gateway.run(async {
@@ -58,13 +61,19 @@ async fn measure(engine: EngineKind, count: usize) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(8)).await;
     let after = rss_kib();
     println!(
-        "| {label} | {count} | {:.2} s | {} MiB | {} MiB | {:.1} KiB |",
+        "| {label} | {count} | {:.2} s | {} MiB | {} MiB | {:.1} KiB | {:.1} |",
         ready.as_secs_f64(),
         before / 1024,
         after / 1024,
-        after.saturating_sub(before) as f64 / count as f64
+        after.saturating_sub(before) as f64 / count as f64,
+        open_files().saturating_sub(files_before) as f64 / count as f64
     );
     let _ = stop_tx.send(());
     server.await??;
     Ok(())
+}
+
+/// File descriptors this process holds (each real session keeps its SQLite store open).
+fn open_files() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
