@@ -7,12 +7,14 @@
 //! cargo run --release -p bench -- sessions [--sizes 1000,10000] [--sockets 1000]
 //! cargo run --release -p bench -- webhooks [--events 20000] [--users 4] [--rate 2000]
 //! cargo run --release -p bench -- engines [--sizes 100,1000]
+//! cargo run --release -p bench -- sqlcost
 //! ```
 
 mod auth;
 mod engines;
 mod load;
 mod sessions;
+mod sqlcost;
 mod webhooks;
 
 use anyhow::{bail, Result};
@@ -58,7 +60,7 @@ fn parse(args: &[String]) -> Result<Options> {
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((scenario, rest)) = args.split_first() else {
-        bail!("usage: bench auth|sessions|webhooks|engines [options]; see bench/src/main.rs");
+        bail!("usage: bench auth|sessions|webhooks|engines|sqlcost [options]; see bench/src/main.rs");
     };
     let opts = parse(rest)?;
     match scenario.as_str() {
@@ -66,6 +68,7 @@ async fn main() -> Result<()> {
         "sessions" => sessions::run(&opts).await,
         "webhooks" => webhooks::run(&opts).await,
         "engines" => engines::run(&opts).await,
-        other => bail!("unknown scenario {other}; try: auth, sessions, webhooks, engines"),
+        "sqlcost" => sqlcost::run().await,
+        other => bail!("unknown scenario {other}; try: auth, sessions, webhooks, engines, sqlcost"),
     }
 }

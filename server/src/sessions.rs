@@ -529,6 +529,7 @@ impl Sessions {
         linked: Option<bool>,
         detail: Option<&str>,
     ) -> anyhow::Result<()> {
+        let _turn = db::write_turn().await;
         let mut tx = self.pool.begin().await?;
         let state = db::users::SessionState {
             status: s.status.as_str(),
@@ -592,6 +593,7 @@ impl Sessions {
                 media: media.as_deref(),
             })
             .collect();
+        let _turn = db::write_turn().await;
         let mut conn = self.pool.acquire().await?;
         db::outbox::insert_messages(&mut conn, s.user_id, &messages).await?;
         self.outbox_wake.notify_one();

@@ -17,16 +17,23 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// After a crash no attempt is in flight: make every lease claimable again.
+/// After a crash no attempt is in flight: make every lease claimable again (due at once).
 pub async fn release_all(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_events SET lease_until = 0 WHERE state = 'pending' AND lease_until > 0")
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE webhook_events SET lease_until = 0, next_attempt_at = 0 WHERE state = 'pending' AND lease_until > 0",
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
-/// Leases up to `limit` due events, oldest first, skipping users already at their
+/// Leases up to `limit` due events, earliest due first (a new event is due when it was
+/// stored, so first attempts go out in event order), skipping users already at their
 /// in-flight cap (so one slow receiver cannot take every delivery slot).
+///
+/// A lease also moves the event's due time to the lease's end: leased events leave the
+/// due range of the `(state, next_attempt_at, id)` index, so a claim reads only what it
+/// takes, however long the backlog; an attempt that never reports back falls due again.
 pub async fn claim(
     pool: &SqlitePool,
     now_ms: i64,
@@ -35,12 +42,13 @@ pub async fn claim(
     saturated_users: &[i64],
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let saturated = serde_json::to_string(saturated_users).expect("ids serialise");
+    let _turn = crate::db::write_turn().await;
     let mut rows: Vec<Claimed> = sqlx::query_as(
-        "UPDATE webhook_events SET lease_until = ?1 WHERE id IN ( \
+        "UPDATE webhook_events SET lease_until = ?1, next_attempt_at = ?1 WHERE id IN ( \
            SELECT id FROM webhook_events \
-           WHERE state = 'pending' AND next_attempt_at <= ?2 AND lease_until <= ?2 \
+           WHERE state = 'pending' AND next_attempt_at <= ?2 \
              AND user_id NOT IN (SELECT value FROM json_each(?3)) \
-           ORDER BY id LIMIT ?4) \
+           ORDER BY next_attempt_at, id LIMIT ?4) \
          RETURNING id, event_id, user_id, kind, payload, media, attempts",
     )
     .bind(lease_until)
@@ -53,23 +61,23 @@ pub async fn claim(
     Ok(rows)
 }
 
-/// Gives events back unattempted (claimed over a user's cap).
+/// Gives events back unattempted (claimed over a user's cap), due at once.
 pub async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("UPDATE webhook_events SET lease_until = 0 WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(serde_json::to_string(ids).expect("ids serialise"))
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE webhook_events SET lease_until = 0, next_attempt_at = 0 WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(ids).expect("ids serialise"))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// When the next pending event falls due (unix ms), if any.
 pub async fn next_due(pool: &SqlitePool) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM webhook_events WHERE state = 'pending'")
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_events WHERE state = 'pending'").fetch_one(pool).await
 }
 
 /// What an attempt led to.
@@ -127,6 +135,7 @@ pub async fn record(pool: &SqlitePool, outcomes: &[Outcome]) -> Result<(), sqlx:
         })
         .collect();
     let batch = serde_json::Value::Array(rows).to_string();
+    let _turn = crate::db::write_turn().await;
     let mut tx = pool.begin().await?;
     // The event may be gone (its user was deleted mid-attempt): then log nothing.
     sqlx::query(
