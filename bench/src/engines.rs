@@ -3,8 +3,11 @@
 //! version is pinned), so every session sits in its reconnect loop with its own SQLite
 //! store open; the simulated engine's sessions are connected. Same process, same run.
 
-use crate::{sessions::rss_kib, sessions::seed, Options};
-use anyhow::{ensure, Result};
+use crate::{
+    sessions::{all_running, rss_kib, seed},
+    Options,
+};
+use anyhow::Result;
 use server::{
     config::{Config, EngineKind, WaVersion},
     sessions::Status,
@@ -47,16 +50,7 @@ async fn measure(engine: EngineKind, count: usize) -> Result<()> {
     let server = tokio::spawn(gateway.run(async {
         let _ = stop_rx.await;
     }));
-    loop {
-        let counts = state.sessions.counts().await?;
-        let reached = counts.iter().find(|(s, _)| *s == target).map_or(0, |c| c.1);
-        if reached as usize == count && state.sessions.running_count() == count {
-            break;
-        }
-        ensure!(started.elapsed() < Duration::from_secs(900), "sessions did not all start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let ready = started.elapsed();
+    let ready = all_running(&state, target, count, started).await?;
     // Let the real clients go through a few reconnect rounds (1, 1, 2, 3 s) first.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let after = rss_kib();

@@ -5,7 +5,7 @@
 use crate::Options;
 use anyhow::{ensure, Result};
 use futures_util::StreamExt;
-use server::{config::Config, sessions::Status, Gateway};
+use server::{config::Config, sessions::Status, AppState, Gateway};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -56,6 +56,19 @@ pub async fn seed(config: &Config, count: usize) -> Result<Vec<String>> {
     Ok(tokens)
 }
 
+/// Waits until `count` sessions run and show `status`; returns the time since `started`.
+pub async fn all_running(state: &AppState, status: Status, count: usize, started: Instant) -> Result<Duration> {
+    loop {
+        let counts = state.sessions.counts().await?;
+        let reached = counts.iter().find(|(s, _)| *s == status).map_or(0, |c| c.1);
+        if reached as usize == count && state.sessions.running_count() == count {
+            return Ok(started.elapsed());
+        }
+        ensure!(started.elapsed() < Duration::from_secs(900), "the sessions did not all start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn run(opts: &Options) -> Result<()> {
     println!("| sessions | restore at boot | RSS before | RSS after | per session |");
     println!("|---:|---:|---:|---:|---:|");
@@ -72,16 +85,7 @@ pub async fn run(opts: &Options) -> Result<()> {
         let server = tokio::spawn(gateway.run(async {
             let _ = stop_rx.await;
         }));
-        loop {
-            let counts = state.sessions.counts().await?;
-            let connected = counts.iter().find(|(s, _)| *s == Status::Connected).map_or(0, |c| c.1);
-            if connected as usize == count {
-                break;
-            }
-            ensure!(started.elapsed() < Duration::from_secs(600), "restore did not finish");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let restore = started.elapsed();
+        let restore = all_running(&state, Status::Connected, count, started).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let after = rss_kib();
         println!(
