@@ -116,27 +116,46 @@ impl WaEngine for WhatsAppEngine {
         if let Some(version) = self.options.version {
             builder = builder.with_version(version);
         }
-        if let Pairing::PairCode { phone } = &req.pairing {
-            builder = builder.with_pair_code(PairCodeOptions {
+        let pair_code = match &req.pairing {
+            Pairing::PairCode { phone } => Some(PairCodeOptions {
                 phone_number: phone.clone(),
                 display_os: Some(self.options.device_name.clone()),
                 ..Default::default()
-            });
+            }),
+            Pairing::Qr => None,
+        };
+        if let Some(options) = &pair_code {
+            builder = builder.with_pair_code(options.clone());
         }
         let bot = builder.build().await.map_err(|e| EngineError::Failed(format!("cannot build the client: {e}")))?;
         let handle = bot.spawn();
         let client = handle.client();
-        let forwarder = tokio::spawn(forward(notes_rx, events, Arc::downgrade(&client), self.options.media_max_bytes));
+        let forwarder =
+            tokio::spawn(forward(notes_rx, events, Arc::downgrade(&client), self.options.media_max_bytes, pair_code));
         Ok(Arc::new(WaSession { client, handle: Mutex::new(Some(handle)), forwarder }))
     }
 }
 
 /// Hands observed events to the supervisor in order; converts messages the durability
-/// hook did not see (their redelivery is not the library's promise, so no ack).
-async fn forward(mut notes: mpsc::UnboundedReceiver<Note>, events: EventSender, client: Weak<Client>, cap: u64) {
+/// hook did not see (their redelivery is not the library's promise, so no ack); asks
+/// for a new pair code when WhatsApp wants one (it arrives as a `PairingCode` event).
+async fn forward(
+    mut notes: mpsc::UnboundedReceiver<Note>,
+    events: EventSender,
+    client: Weak<Client>,
+    cap: u64,
+    pair_code: Option<PairCodeOptions>,
+) {
     while let Some(note) = notes.recv().await {
         let batch = match note {
             Note::Event(event) => vec![event],
+            Note::RefreshPairCode => {
+                if let (Some(client), Some(options)) = (client.upgrade(), pair_code.clone()) {
+                    // Failures come back as `PairingCodeError` events.
+                    tokio::spawn(async move { client.pair_with_code(options).await });
+                }
+                continue;
+            }
             Note::Messages(messages) => {
                 let Some(client) = client.upgrade() else { return };
                 let mut converted = Vec::with_capacity(messages.len());

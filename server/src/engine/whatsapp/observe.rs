@@ -23,6 +23,8 @@ pub enum Note {
     Event(EngineEvent),
     /// Messages the durability hook did not see (newsletters, placeholder recoveries).
     Messages(Arc<[InboundMessage]>),
+    /// WhatsApp wants a new pair code for the phone number being linked.
+    RefreshPairCode,
 }
 
 pub type Notes = mpsc::UnboundedSender<Note>;
@@ -104,6 +106,7 @@ impl EventHandler for Observer {
         }
         let note = match &*event {
             Event::Messages(batch) if !batch.hook_committed => Some(Note::Messages(batch.messages.clone())),
+            Event::PairingCodeRefresh(_) => Some(Note::RefreshPairCode),
             other => to_engine_event(other).map(Note::Event),
         };
         if let Some(note) = note {
@@ -121,6 +124,7 @@ impl EventHandler for Observer {
             EventKind::PairingQrCode,
             EventKind::PairingCode,
             EventKind::PairingCodeError,
+            EventKind::PairingCodeRefresh,
             EventKind::PairingQrCodesExhausted,
             EventKind::QrScannedWithoutMultidevice,
             EventKind::ClientOutdated,
@@ -201,6 +205,23 @@ mod tests {
     use whatsapp_rust::types::events::{
         ClientOutdated, Disconnected, LoggedOut, PairSuccess, PairingQrCode, StreamReplaced, TemporaryBan,
     };
+
+    #[test]
+    fn observer_forwards_in_order_and_resets_attempts_on_connect() {
+        use whatsapp_rust::types::events::{Connected, PairingCodeRefresh};
+        let (notes, mut rx) = mpsc::unbounded_channel();
+        let attempts = Arc::new(Attempts::default());
+        attempts.next();
+        attempts.next();
+        let observer = Observer { attempts: attempts.clone(), notes };
+        observer.handle_event(Arc::new(Event::PairingCodeRefresh(
+            PairingCodeRefresh::builder().force_manual(false).build(),
+        )));
+        observer.handle_event(Arc::new(Event::Connected(Connected::builder().build())));
+        assert!(matches!(rx.try_recv(), Ok(Note::RefreshPairCode)));
+        assert!(matches!(rx.try_recv(), Ok(Note::Event(EngineEvent::Connected))));
+        assert_eq!(attempts.next(), 1, "a connection starts the count again");
+    }
 
     #[test]
     fn backoff_follows_the_library_schedule() {
