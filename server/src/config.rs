@@ -211,6 +211,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn whatsapp_versions_parse_or_say_why_not() {
+        assert_eq!(parse_wa_version(" 2.3000.1023456789 "), Ok(WaVersion(2, 3000, 1_023_456_789)));
+        for bad in ["2.3000", "2.3000.x", "", "1.2.3.4"] {
+            assert!(parse_wa_version(bad).unwrap_err().contains("like 2.3000.1023456789"), "{bad}");
+        }
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(***)");

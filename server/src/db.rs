@@ -9,7 +9,6 @@ use sqlx::{
 };
 use std::{str::FromStr, time::Duration};
 
-/// Opens (creating if needed) the database file and its folder.
 static WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Takes the turn to write on the hot paths (outbox inserts, status transitions, claims,
@@ -20,6 +19,7 @@ pub async fn write_turn() -> tokio::sync::MutexGuard<'static, ()> {
     WRITE_TURN.lock().await
 }
 
+/// Opens (creating if needed) the database file and its folder.
 pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid DATABASE_URL {url:?}"))?

@@ -178,9 +178,7 @@ impl Messages {
         }
         Ok(client.profile(target.jid()).await.map_err(crate::sessions::SessionError::from)?)
     }
-}
 
-impl Messages {
     /// Metadata of a group the caller's account is in.
     pub async fn group(&self, user: &UserRow, group: Recipient) -> ApiResult<crate::engine::GroupInfo> {
         let client = self.sessions.client(user.id)?;
