@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/sim/sessions/{session}/messages", post(message))
         .route("/sim/sessions/{session}/drop", post(drop_connection))
         .route("/sim/sessions/{session}/unlink", post(unlink))
+        .route("/sim/sessions/{session}/replace", post(replace))
         .route("/sim/sessions/{session}/sent", get(sent))
         .route("/sim/numbers", put(numbers))
 }
@@ -167,6 +168,15 @@ async fn unlink(
 ) -> ApiResult<Json<Data<Done>>> {
     sim(&state)?.unlink(&session).await?;
     Ok(done("Device unlinked"))
+}
+
+async fn replace(
+    _: AdminUser,
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+) -> ApiResult<Json<Data<Done>>> {
+    sim(&state)?.replace(&session).await?;
+    Ok(done("Connection taken over"))
 }
 
 async fn sent(

@@ -166,6 +166,19 @@ impl SimulatedEngine {
         Ok(())
     }
 
+    /// Another client takes over the device's connection (WhatsApp's "stream replaced"):
+    /// the session stops, its keys stay.
+    pub async fn replace(&self, name: &str) -> Result<(), SimError> {
+        let s = self.session(name)?;
+        if !s.state.lock().expect("sim state").connected {
+            return Err(SimError::WrongState(format!("Session '{name}' is not connected")));
+        }
+        s.halt();
+        s.emit(EngineEvent::Stopped { reason: "another client took over this device's connection (simulated)".into() })
+            .await;
+        Ok(())
+    }
+
     /// The phone removes this linked device.
     pub async fn unlink(&self, name: &str) -> Result<(), SimError> {
         let s = self.session(name)?;

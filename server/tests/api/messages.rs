@@ -114,9 +114,11 @@ async fn media_comes_from_base64_or_http_urls_only() {
         send("document", base(json!({"document_url": format!("{}/file.pdf", files.url), "document_name": "file.pdf"})))
             .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = send("audio", base(json!({"audio_base64": "data:audio/ogg;base64,T2dnUw=="}))).await;
+    let r = send("audio", base(json!({"audio_base64": "data:audio/ogg;base64,T2dnUw==", "voice_note": true}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let log = sent(&app, "dot").await;
+    assert_eq!(log[2]["voice_note"], true);
+    assert_eq!(log[0]["voice_note"], false);
     assert_eq!(log[0]["type"], "image");
     assert_eq!(log[0]["bytes"], 8);
     assert_eq!(log[0]["caption"], "a caption");
@@ -134,6 +136,8 @@ async fn media_comes_from_base64_or_http_urls_only() {
         ("image", base(json!({"video_url": "http://127.0.0.1:9/x"})), "unknown field `video_url`"),
         ("image", base(json!({"image_base64": "%%%"})), "Invalid base64 field 'image_base64' on json"),
         ("video", base(json!({"video_url": "http://127.0.0.1:9/x"})), "Could not fetch 'video_url'"),
+        ("image", base(json!({"image_base64": "AA==", "voice_note": true})), "Invalid field 'voice_note' on json"),
+        ("audio", base(json!({"audio_base64": "AA==", "voice_note": "yes"})), "voice_note"),
     ] {
         let r = send(kind, body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{kind}: {}", r.body);

@@ -147,6 +147,30 @@ async fn disconnect_logs_out_and_is_idempotent() {
 }
 
 #[tokio::test]
+async fn an_engine_that_gives_up_stops_the_session_but_keeps_its_keys() {
+    let app = TestApp::spawn().await;
+    let id = app.create_user("ivy", "ivy-pw").await;
+    let ivy = basic("ivy", "ivy-pw");
+    assert_eq!(app.post("/sim/sessions/ivy/replace", &admin()).await.status, StatusCode::NOT_FOUND);
+    app.link(&ivy, "ivy", "628777000111").await;
+    assert_eq!(app.post("/sim/sessions/ivy/replace", &admin()).await.status, StatusCode::OK);
+    let info = app.wait_status(&ivy, "disconnected").await;
+    assert!(info["reason"].as_str().unwrap().contains("took over"), "{info}");
+    assert!(app.data_dir().join(format!("sessions/{id}/sim-device.json")).exists(), "keys kept");
+    let log: Vec<String> = sqlx::query_scalar("SELECT COALESCE(detail, '') FROM session_events WHERE user_id = ?")
+        .bind(id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(log.iter().any(|d| d.contains("took over")), "the reason is in the session log: {log:?}");
+    let hook = app.outbox("session").await;
+    assert_eq!(hook.last().unwrap()["status"], "disconnected");
+    // Connect again: the stored keys resume the session without a scan.
+    app.post("/dashboard/start-session", &ivy).await;
+    app.wait_status(&ivy, "connected").await;
+}
+
+#[tokio::test]
 async fn linked_sessions_resume_after_a_gateway_restart() {
     let app = TestApp::spawn().await;
     app.create_user("erin", "erin-pw").await;
