@@ -213,15 +213,25 @@ impl Gateway {
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), engine = ?self.state.config.wa_engine, "WA Gateway listening");
-        let restored = self.state.sessions.restore().await?;
-        if restored > 0 {
-            tracing::info!(restored, "resuming linked sessions");
-        }
+        let linked = self.state.sessions.interrupted().await?;
+        let resuming = tokio::spawn({
+            let sessions = self.state.sessions.clone();
+            async move {
+                let count = linked.len();
+                let resumed = sessions.resume(linked).await;
+                if count > 0 {
+                    tracing::info!(resumed, of = count, "linked sessions resumed");
+                }
+            }
+        });
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let deliveries = tokio::spawn(self.worker.clone().run());
         let sessions = self.state.sessions.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        // No session may start after the ones running are stopped.
+        resuming.abort();
+        let _ = resuming.await;
         housekeeping.abort();
         deliveries.abort();
         sessions.shutdown().await;

@@ -659,18 +659,33 @@ impl Sessions {
         Ok(true)
     }
 
-    /// Restarts every linked session (after a gateway restart) and marks sessions that
-    /// were mid-pairing when the gateway stopped as disconnected.
-    pub async fn restore(self: &Arc<Self>) -> anyhow::Result<usize> {
+    /// At boot: marks sessions that were mid-pairing when the gateway stopped as
+    /// disconnected, and returns the linked ones for [`Self::resume`].
+    pub async fn interrupted(&self) -> anyhow::Result<Vec<UserRow>> {
         let reset = db::users::reset_unlinked_sessions(&self.pool, "the gateway restarted").await?;
         tracing::debug!(reset, "sessions left mid-pairing marked disconnected");
-        let linked = db::users::list(&self.pool).await?.into_iter().filter(|u| u.session_linked);
-        let mut restored = 0;
-        for user in linked {
-            self.ensure_started(&user, Pairing::Qr).await?;
-            restored += 1;
-        }
-        Ok(restored)
+        Ok(db::users::list(&self.pool).await?.into_iter().filter(|u| u.session_linked).collect())
+    }
+
+    /// Restarts linked sessions a few at a time, while the API already answers (a real
+    /// session's store takes milliseconds to open; a thousand would hold up the boot).
+    pub async fn resume(self: Arc<Self>, users: Vec<UserRow>) -> usize {
+        use futures_util::StreamExt;
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        futures_util::stream::iter(users)
+            .for_each_concurrent(8, |user| {
+                let (this, started) = (self.clone(), &started);
+                async move {
+                    match this.ensure_started(&user, Pairing::Qr).await {
+                        Ok(_) => {
+                            started.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::error!(user_id = user.id, error = %e, "could not resume a session"),
+                    }
+                }
+            })
+            .await;
+        started.into_inner()
     }
 
     /// Stops every client, keeping keys and the linked flag so they resume next start.
