@@ -19,6 +19,8 @@ pub struct StoredMedia {
 pub enum MediaError {
     #[error("media of {size} bytes is over the {max} byte limit")]
     TooLarge { size: usize, max: usize },
+    #[error("the engine did not fetch the media")]
+    NotFetched,
     #[error("cannot store media: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -61,21 +63,22 @@ impl MediaStore {
     }
 
     pub async fn store(&self, user_id: i64, media: &InboundMedia) -> Result<StoredMedia, MediaError> {
-        if media.data.len() > self.max_bytes {
-            return Err(MediaError::TooLarge { size: media.data.len(), max: self.max_bytes });
+        let Some(data) = &media.data else { return Err(MediaError::NotFetched) };
+        if data.len() > self.max_bytes {
+            return Err(MediaError::TooLarge { size: data.len(), max: self.max_bytes });
         }
         let relative = format!("media/{user_id}/{}", uuid::Uuid::new_v4().simple());
         let full = self.data_dir.join(&relative);
         if let Some(parent) = full.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
-        tokio::fs::write(&full, &media.data).await?;
+        tokio::fs::write(&full, data).await?;
         Ok(StoredMedia {
             kind: media.kind.as_str().to_owned(),
             path: relative,
             mimetype: media.mimetype.clone(),
             file_name: media.file_name.clone(),
-            size: media.data.len(),
+            size: data.len(),
         })
     }
 }
@@ -93,9 +96,11 @@ mod tests {
             kind: MediaKind::Image,
             mimetype: "image/png".into(),
             file_name: None,
-            data: vec![1; n],
+            data: Some(vec![1; n]),
         };
         assert!(matches!(store.store(7, &media(9)).await, Err(MediaError::TooLarge { size: 9, max: 8 })));
+        let unfetched = InboundMedia { data: None, ..media(1) };
+        assert!(matches!(store.store(7, &unfetched).await, Err(MediaError::NotFetched)));
         let stored = store.store(7, &media(8)).await.unwrap();
         assert!(stored.path.starts_with("media/7/"));
         assert_eq!(prune(dir.path(), std::time::Duration::from_secs(3600)), 0, "fresh files stay");

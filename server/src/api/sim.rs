@@ -111,21 +111,22 @@ async fn message(
     Path(session): Path<String>,
     ApiJson(m): ApiJson<SimMessage>,
 ) -> ApiResult<Json<Data<serde_json::Value>>> {
-    let media = match m.media {
-        Some(media) => Some(InboundMedia {
-            kind: MediaKind::parse(&media.kind).ok_or_else(|| {
-                ApiError::BadRequest(
-                    "Invalid field 'media.kind' on json: use image, video, document, audio or sticker".into(),
-                )
-            })?,
-            mimetype: media.mimetype,
-            file_name: media.file_name,
-            data: STANDARD
-                .decode(media.data_base64.as_bytes())
-                .map_err(|_| ApiError::BadRequest("Invalid field 'media.data_base64' on json: not base64".into()))?,
-        }),
-        None => None,
-    };
+    let media =
+        match m.media {
+            Some(media) => Some(InboundMedia {
+                kind: MediaKind::parse(&media.kind).ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "Invalid field 'media.kind' on json: use image, video, document, audio or sticker".into(),
+                    )
+                })?,
+                mimetype: media.mimetype,
+                file_name: media.file_name,
+                data: Some(STANDARD.decode(media.data_base64.as_bytes()).map_err(|_| {
+                    ApiError::BadRequest("Invalid field 'media.data_base64' on json: not base64".into())
+                })?),
+            }),
+            None => None,
+        };
     let (chat, sender) = if m.is_group {
         let group = if m.from.contains('@') { m.from.clone() } else { format!("{}@g.us", m.from) };
         let participant = m

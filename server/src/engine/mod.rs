@@ -69,7 +69,9 @@ pub struct InboundMedia {
     pub kind: MediaKind,
     pub mimetype: String,
     pub file_name: Option<String>,
-    pub data: Vec<u8>,
+    /// `None`: the message announced media the engine did not fetch (over the size cap,
+    /// or the download failed); the message is still reported, with its type.
+    pub data: Option<Vec<u8>>,
 }
 
 /// One incoming message, already converted from the library's types.

@@ -131,7 +131,7 @@ mod tests {
     }
 
     fn bytes(kind: MediaKind) -> InboundMedia {
-        InboundMedia { kind, mimetype: "x/y".into(), file_name: None, data: vec![1, 2, 3] }
+        InboundMedia { kind, mimetype: "x/y".into(), file_name: None, data: Some(vec![1, 2, 3]) }
     }
 
     #[test]
@@ -205,9 +205,12 @@ mod tests {
         let i = info("1@s.whatsapp.net", "1@s.whatsapp.net", false);
         let m = to_inbound(&image(Some("look")), &i, None, Some(bytes(MediaKind::Image))).unwrap();
         assert_eq!(m.text.as_deref(), Some("look"));
-        // Media too large to fetch: still reported, with the caption.
-        let m = to_inbound(&image(None), &i, None, None).unwrap();
-        assert!(m.text.is_none() && m.media.is_none());
+        // Media too large to fetch: still reported as an image, without the file.
+        let unfetched = InboundMedia { data: None, ..bytes(MediaKind::Image) };
+        let m = to_inbound(&image(None), &i, None, Some(unfetched)).unwrap();
+        let media = m.media.unwrap();
+        assert!(m.text.is_none() && media.data.is_none());
+        assert_eq!(media.kind, MediaKind::Image);
     }
 
     #[test]

@@ -219,24 +219,27 @@ async fn inbound(client: &Arc<Client>, m: &whatsapp_rust::prelude::InboundMessag
             }
         };
     }
-    let media = match convert::media_of(&m.message) {
-        Some(media) if media.length.is_some_and(|n| n > cap) => {
+    let media = convert::media_of(&m.message).map(|media| async move {
+        let data = if media.length.is_some_and(|n| n > cap) {
             tracing::warn!(
                 kind = media.kind.as_str(),
                 bytes = media.length,
                 "incoming media over MEDIA_MAX_BYTES, not fetched"
             );
             None
-        }
-        Some(media) => match client.download(media.source).await {
-            Ok(data) => {
-                Some(InboundMedia { kind: media.kind, mimetype: media.mimetype, file_name: media.file_name, data })
+        } else {
+            match client.download(media.source).await {
+                Ok(data) => Some(data),
+                Err(e) => {
+                    tracing::warn!(kind = media.kind.as_str(), error = %e, "incoming media could not be downloaded");
+                    None
+                }
             }
-            Err(e) => {
-                tracing::warn!(kind = media.kind.as_str(), error = %e, "incoming media could not be downloaded");
-                None
-            }
-        },
+        };
+        InboundMedia { kind: media.kind, mimetype: media.mimetype, file_name: media.file_name, data }
+    });
+    let media = match media {
+        Some(fetch) => Some(fetch.await),
         None => None,
     };
     convert::to_inbound(&m.message, info, phone, media)
