@@ -9,7 +9,7 @@ use crate::{
 };
 use anyhow::Result;
 use server::{
-    config::{Config, EngineKind, WaVersion},
+    config::{Config, EngineKind},
     sessions::Status,
     Gateway,
 };
@@ -31,10 +31,8 @@ pub async fn run(opts: &Options) -> Result<()> {
 async fn measure(engine: EngineKind, count: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::for_tests(dir.path());
+    config.use_offline_real_engine();
     config.wa_engine = engine;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    config.wa_socket_url = Some(format!("ws://127.0.0.1:{closed}/ws/chat"));
-    config.wa_version = Some(WaVersion(2, 3000, 1_023_456_789));
     // Boot restore is what starts them; sessions must wait for it, not for a wait timeout.
     seed(&config, count).await?;
     let (target, label) = match engine {

@@ -192,6 +192,19 @@ impl Config {
         }
     }
 
+    /// The real engine with nowhere to go (tests, benchmarks): it dials a loopback port
+    /// nobody listens on, and the pinned version means no lookup over HTTP, so nothing
+    /// ever reaches WhatsApp.
+    pub fn use_offline_real_engine(&mut self) {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a loopback port");
+        self.wa_engine = EngineKind::Whatsapp;
+        self.wa_socket_url = Some(format!("ws://127.0.0.1:{closed}/ws/chat"));
+        self.wa_version = Some(WaVersion(2, 3000, 1_023_456_789));
+    }
+
     /// The base URL of links this gateway hands out (media links in webhooks).
     pub fn public_base(&self, bound: std::net::SocketAddr) -> String {
         self.public_url.clone().unwrap_or_else(|| {

@@ -116,13 +116,8 @@ impl Gateway {
                 (Arc::new(sim.clone()), Some(sim))
             }
             EngineKind::Whatsapp => {
-                let options = engine::whatsapp::WhatsAppOptions {
-                    socket_url: config.wa_socket_url.clone(),
-                    version: config.wa_version.map(|v| (v.0, v.1, v.2)),
-                    device_name: config.wa_device_name.clone(),
-                    media_max_bytes: config.media_max_bytes as u64,
-                    store: engine::whatsapp::StoreKind::Sqlite,
-                };
+                let options =
+                    engine::whatsapp::WhatsAppOptions::from_config(&config, engine::whatsapp::StoreKind::Sqlite);
                 (Arc::new(engine::whatsapp::WhatsAppEngine::new(options)), None)
             }
         };

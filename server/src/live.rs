@@ -49,6 +49,11 @@ impl Live {
         let _ = self.tx.send(Arc::new(LiveEvent { user_id, json }));
     }
 
+    /// Whether any socket listens; lets hot paths skip building events nobody reads.
+    pub fn has_listeners(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.tx.subscribe()
     }

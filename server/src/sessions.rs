@@ -671,21 +671,21 @@ impl Sessions {
     /// session's store takes milliseconds to open; a thousand would hold up the boot).
     pub async fn resume(self: Arc<Self>, users: Vec<UserRow>) -> usize {
         use futures_util::StreamExt;
-        let started = std::sync::atomic::AtomicUsize::new(0);
         futures_util::stream::iter(users)
-            .for_each_concurrent(8, |user| {
-                let (this, started) = (self.clone(), &started);
+            .map(|user| {
+                let this = self.clone();
                 async move {
-                    match this.ensure_started(&user, Pairing::Qr).await {
-                        Ok(_) => {
-                            started.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => tracing::error!(user_id = user.id, error = %e, "could not resume a session"),
+                    let started = this.ensure_started(&user, Pairing::Qr).await;
+                    if let Err(e) = &started {
+                        tracing::error!(user_id = user.id, error = %e, "could not resume a session");
                     }
+                    started.is_ok()
                 }
             })
-            .await;
-        started.into_inner()
+            .buffer_unordered(8)
+            .filter(|started| std::future::ready(*started))
+            .count()
+            .await
     }
 
     /// Stops every client, keeping keys and the linked flag so they resume next start.

@@ -64,6 +64,10 @@ pub struct SimSession {
     sent: Mutex<Vec<Value>>,
 }
 
+fn not_connected(name: &str) -> SimError {
+    SimError::WrongState(format!("Session '{name}' is not connected"))
+}
+
 fn key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
@@ -125,12 +129,18 @@ impl SimulatedEngine {
         Ok(())
     }
 
+    fn connected_session(&self, name: &str) -> Result<Arc<SimSession>, SimError> {
+        let s = self.session(name)?;
+        if s.state.lock().expect("sim state").connected {
+            Ok(s)
+        } else {
+            Err(not_connected(name))
+        }
+    }
+
     /// A message arrives; returns once the gateway has stored it (or says it did not).
     pub async fn inject(&self, name: &str, message: InboundMessage) -> Result<(), SimError> {
-        let s = self.session(name)?;
-        if !s.state.lock().expect("sim state").connected {
-            return Err(SimError::WrongState(format!("Session '{name}' is not connected")));
-        }
+        let s = self.connected_session(name)?;
         let (ack, stored) = tokio::sync::oneshot::channel();
         let envelope = EventEnvelope { event: EngineEvent::Message(message), ack: Some(ack) };
         s.events.send(envelope).await.map_err(|_| SimError::NotStored)?;
@@ -143,7 +153,7 @@ impl SimulatedEngine {
         {
             let mut st = s.state.lock().expect("sim state");
             if !st.connected {
-                return Err(SimError::WrongState(format!("Session '{name}' is not connected")));
+                return Err(not_connected(name));
             }
             st.connected = false;
         }
@@ -169,10 +179,7 @@ impl SimulatedEngine {
     /// Another client takes over the device's connection (WhatsApp's "stream replaced"):
     /// the session stops, its keys stay.
     pub async fn replace(&self, name: &str) -> Result<(), SimError> {
-        let s = self.session(name)?;
-        if !s.state.lock().expect("sim state").connected {
-            return Err(SimError::WrongState(format!("Session '{name}' is not connected")));
-        }
+        let s = self.connected_session(name)?;
         s.halt();
         s.emit(EngineEvent::Stopped { reason: "another client took over this device's connection (simulated)".into() })
             .await;

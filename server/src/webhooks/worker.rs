@@ -178,18 +178,22 @@ impl Worker {
                 }
                 batch = recorded;
             }
-            for o in batch.drain(..) {
-                let mut event = json!({
-                    "type": "delivery", "id": o.id, "kind": o.kind, "state": o.next.state(), "attempts": o.attempts,
-                });
-                if let Some(status) = o.status {
-                    event["status_code"] = json!(status);
+            // Building `/ws` events costs on the hot path; skip it when no socket listens.
+            if self.live.has_listeners() {
+                for o in &batch {
+                    let mut event = json!({
+                        "type": "delivery", "id": o.id, "kind": o.kind, "state": o.next.state(), "attempts": o.attempts,
+                    });
+                    if let Some(status) = o.status {
+                        event["status_code"] = json!(status);
+                    }
+                    if let Some(error) = &o.error {
+                        event["error"] = json!(error);
+                    }
+                    self.live.publish(o.user_id, event.to_string());
                 }
-                if let Some(error) = &o.error {
-                    event["error"] = json!(error);
-                }
-                self.live.publish(o.user_id, event.to_string());
             }
+            batch.clear();
             self.wake.notify_one();
         }
     }

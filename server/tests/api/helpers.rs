@@ -35,13 +35,9 @@ impl Response {
     }
 }
 
-/// The real engine with no way out: its WebSocket dials a loopback port nobody listens
-/// on, and the WhatsApp Web version is pinned so nothing is looked up over HTTP.
+/// The real engine with no way out (see `Config::use_offline_real_engine`).
 pub fn offline(config: &mut Config) {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    config.wa_engine = server::config::EngineKind::Whatsapp;
-    config.wa_socket_url = Some(format!("ws://127.0.0.1:{closed}/ws/chat"));
-    config.wa_version = Some(server::config::WaVersion(2, 3000, 1_023_456_789));
+    config.use_offline_real_engine();
 }
 
 pub struct TestApp {

@@ -63,6 +63,18 @@ pub struct WhatsAppOptions {
     pub store: StoreKind,
 }
 
+impl WhatsAppOptions {
+    pub fn from_config(config: &crate::config::Config, store: StoreKind) -> Self {
+        Self {
+            socket_url: config.wa_socket_url.clone(),
+            version: config.wa_version.map(|v| (v.0, v.1, v.2)),
+            device_name: config.wa_device_name.clone(),
+            media_max_bytes: config.media_max_bytes as u64,
+            store,
+        }
+    }
+}
+
 pub struct WhatsAppEngine {
     options: WhatsAppOptions,
 }
@@ -219,30 +231,33 @@ async fn inbound(client: &Arc<Client>, m: &whatsapp_rust::prelude::InboundMessag
             }
         };
     }
-    let media = convert::media_of(&m.message).map(|media| async move {
-        let data = if media.length.is_some_and(|n| n > cap) {
-            tracing::warn!(
-                kind = media.kind.as_str(),
-                bytes = media.length,
-                "incoming media over MEDIA_MAX_BYTES, not fetched"
-            );
-            None
-        } else {
-            match client.download(media.source).await {
-                Ok(data) => Some(data),
-                Err(e) => {
-                    tracing::warn!(kind = media.kind.as_str(), error = %e, "incoming media could not be downloaded");
-                    None
-                }
-            }
-        };
-        InboundMedia { kind: media.kind, mimetype: media.mimetype, file_name: media.file_name, data }
-    });
-    let media = match media {
-        Some(fetch) => Some(fetch.await),
+    let media = match convert::media_of(&m.message) {
+        Some(media) => Some(fetch(client, media, cap).await),
         None => None,
     };
     convert::to_inbound(&m.message, info, phone, media)
+}
+
+/// The bytes of a message's media, unless over `cap` or the download fails (then the
+/// message is still reported, with its type and no file).
+async fn fetch(client: &Client, media: convert::MediaRef<'_>, cap: u64) -> InboundMedia {
+    let data = if media.length.is_some_and(|n| n > cap) {
+        tracing::warn!(
+            kind = media.kind.as_str(),
+            bytes = media.length,
+            "incoming media over MEDIA_MAX_BYTES, not fetched"
+        );
+        None
+    } else {
+        match client.download(media.source).await {
+            Ok(data) => Some(data),
+            Err(e) => {
+                tracing::warn!(kind = media.kind.as_str(), error = %e, "incoming media could not be downloaded");
+                None
+            }
+        }
+    };
+    InboundMedia { kind: media.kind, mimetype: media.mimetype, file_name: media.file_name, data }
 }
 
 pub struct WaSession {
@@ -467,14 +482,9 @@ mod tests {
     use super::*;
 
     fn offline(store: StoreKind) -> WhatsAppEngine {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        WhatsAppEngine::new(WhatsAppOptions {
-            socket_url: Some(format!("ws://127.0.0.1:{port}/ws/chat")),
-            version: Some((2, 3000, 1_023_456_789)),
-            device_name: "WA Gateway".into(),
-            media_max_bytes: 1 << 20,
-            store,
-        })
+        let mut config = crate::config::Config::for_tests(std::path::Path::new("unused"));
+        config.use_offline_real_engine();
+        WhatsAppEngine::new(WhatsAppOptions::from_config(&config, store))
     }
 
     async fn start(
