@@ -166,6 +166,17 @@ struct Running {
     supervisor: Option<tokio::task::AbortHandle>,
 }
 
+impl Running {
+    /// Takes the session out of service, supervisor first so no event lands after; the
+    /// caller then stops or logs out the client.
+    fn into_client(self) -> Option<Arc<dyn EngineSession>> {
+        if let Some(s) = self.supervisor {
+            s.abort();
+        }
+        self.client
+    }
+}
+
 pub struct Sessions {
     engine: Arc<dyn WaEngine>,
     pool: SqlitePool,
@@ -643,13 +654,8 @@ impl Sessions {
             Some(r) => r.state.borrow().clone(),
             None => Snapshot::from_row(user),
         };
-        if let Some(r) = removed {
-            if let Some(s) = r.supervisor {
-                s.abort();
-            }
-            if let Some(client) = r.client {
-                client.logout().await;
-            }
+        if let Some(client) = removed.and_then(Running::into_client) {
+            client.logout().await;
         }
         self.remove_store(user.id).await;
         let next = before.ended(Status::LoggedOut, reason);
@@ -689,16 +695,12 @@ impl Sessions {
     }
 
     /// Stops every client, keeping keys and the linked flag so they resume next start.
+    /// All at once: a real client's graceful stop flushes its store, and a thousand of
+    /// them one after another would stretch the shutdown.
     pub async fn shutdown(&self) {
         let all: Vec<Running> = self.running.lock().expect("registry").drain().map(|(_, r)| r).collect();
-        for r in all {
-            if let Some(s) = r.supervisor {
-                s.abort();
-            }
-            if let Some(client) = r.client {
-                client.stop().await;
-            }
-        }
+        let stops = all.into_iter().filter_map(Running::into_client).map(|client| async move { client.stop().await });
+        futures_util::future::join_all(stops).await;
     }
 
     /// Counts of sessions by status, for `/ready` and `/metrics`.
