@@ -15,6 +15,8 @@ static WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// outcome records). SQLite has one writer at a time; contending writers otherwise wait
 /// in its busy handler, which sleeps 1, 2, 5, 10… ms per retry: under load that made the
 /// webhook p99 5× worse (docs/PERFORMANCE.md). Queuing here costs no sleep.
+/// One turn per process: a process serves one database (tests that run several
+/// gateways side by side only queue a little more).
 pub async fn write_turn() -> tokio::sync::MutexGuard<'static, ()> {
     WRITE_TURN.lock().await
 }
