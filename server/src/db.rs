@@ -407,75 +407,62 @@ pub mod session_events {
 
 /// The durable event outbox (`webhook_events`), written inside the caller's transaction.
 pub mod outbox {
-    /// One incoming message for [`insert_messages`].
-    pub struct NewMessage<'a> {
-        pub payload: &'a serde_json::Value,
-        pub dedupe_key: &'a str,
-        pub media: Option<&'a str>,
+    use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+    use std::collections::HashMap;
+
+    /// The due time and lease of an event the gateway holds in memory for its first
+    /// attempt: out of every SQL claim's range. A crash leaves it leased, and the next
+    /// boot queues it again (`webhooks::outbox::recover`).
+    pub const HELD: i64 = i64::MAX;
+
+    /// An event to add; `dedupe_key` makes an engine's redelivery of a message a no-op.
+    #[derive(Debug, Clone)]
+    pub struct NewEvent {
+        pub user_id: i64,
+        pub kind: &'static str,
+        pub payload: String,
+        pub dedupe_key: Option<String>,
+        pub media: Option<String>,
     }
 
-    /// Adds a group of a user's messages with one statement, in order; a repeated
-    /// `dedupe_key` is ignored (see [`insert`]).
-    pub async fn insert_messages(
+    /// Rows per statement: 8 bound values each, far below SQLite's limit of 32,766.
+    const CHUNK: usize = 128;
+
+    /// Adds events, held for their first attempt, in order, with one statement per
+    /// [`CHUNK`] events (each statement is a thread hand-off in sqlx-sqlite). Answers, per
+    /// event, its row id and `webhook-id`, or None when its `dedupe_key` was stored before.
+    pub async fn insert_held(
         conn: &mut SqliteConnection,
-        user_id: i64,
-        messages: &[NewMessage<'_>],
-    ) -> Result<(), sqlx::Error> {
-        let rows: Vec<serde_json::Value> = messages
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "event_id": event_id(),
-                    "payload": m.payload.to_string(), "dedupe": m.dedupe_key, "media": m.media,
-                })
-            })
-            .collect();
-        // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
-        sqlx::query(
-            "INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at) \
-             SELECT j.value ->> 'event_id', ?2, 'message', j.value ->> 'payload', j.value ->> 'dedupe', \
-                    j.value ->> 'media', CAST(unixepoch('subsec') * 1000 AS INTEGER) \
-             FROM json_each(?1) AS j WHERE true ORDER BY j.key \
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(serde_json::Value::Array(rows).to_string())
-        .bind(user_id)
-        .execute(conn)
-        .await?;
-        Ok(())
+        events: &[NewEvent],
+    ) -> Result<Vec<Option<(i64, String)>>, sqlx::Error> {
+        let ids: Vec<String> = events.iter().map(|_| event_id()).collect();
+        let mut stored: HashMap<String, i64> = HashMap::with_capacity(events.len());
+        for (chunk, ids) in events.chunks(CHUNK).zip(ids.chunks(CHUNK)) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at, \
+                 lease_until) ",
+            );
+            query.push_values(chunk.iter().zip(ids), |mut row, (e, id)| {
+                row.push_bind(id.as_str())
+                    .push_bind(e.user_id)
+                    .push_bind(e.kind)
+                    .push_bind(e.payload.as_str())
+                    .push_bind(e.dedupe_key.as_deref())
+                    .push_bind(e.media.as_deref())
+                    .push_bind(HELD)
+                    .push_bind(HELD);
+            });
+            // RETURNING rows come in no promised order: match them by `webhook-id`.
+            query.push(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id");
+            let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await?;
+            stored.extend(rows);
+        }
+        Ok(ids.into_iter().map(|id| stored.remove(&id).map(|row| (row, id))).collect())
     }
-
-    use sqlx::SqliteConnection;
 
     /// Time-ordered (UUIDv7), so new ids append to the unique index instead of landing
     /// at random pages of it.
     fn event_id() -> String {
         format!("msg_{}", uuid::Uuid::now_v7().simple())
-    }
-
-    /// Adds an event. A repeated `dedupe_key` (an engine redelivering a message it was
-    /// not sure we stored) is ignored, which makes the engine's retries idempotent.
-    pub async fn insert(
-        conn: &mut SqliteConnection,
-        user_id: i64,
-        kind: &str,
-        payload: &serde_json::Value,
-        dedupe_key: Option<&str>,
-        media: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at) \
-             VALUES (?, ?, ?, ?, ?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER)) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(event_id())
-        .bind(user_id)
-        .bind(kind)
-        .bind(payload.to_string())
-        .bind(dedupe_key)
-        .bind(media)
-        .execute(conn)
-        .await?;
-        Ok(())
     }
 }

@@ -53,7 +53,7 @@ pub struct AppState {
     pub sessions: Arc<sessions::Sessions>,
     pub messages: Arc<messages::Messages>,
     pub webhooks: Arc<webhooks::Webhooks>,
-    outbox_wake: Arc<tokio::sync::Notify>,
+    outbox: webhooks::queue::Outbox,
     pub live: live::Live,
     pub metrics: Arc<metrics::Metrics>,
     /// The simulated engine's controls, when it is the engine.
@@ -64,7 +64,7 @@ pub struct AppState {
 impl AppState {
     /// Wakes the webhook worker (after events were made due).
     pub fn webhooks_wake(&self) {
-        self.outbox_wake.notify_one();
+        self.outbox.wake_due();
     }
 }
 
@@ -99,6 +99,7 @@ pub struct Gateway {
     state: AppState,
     listener: TcpListener,
     worker: Arc<webhooks::worker::Worker>,
+    writer: webhooks::writer::Writer,
 }
 
 impl Gateway {
@@ -124,14 +125,14 @@ impl Gateway {
         let schedule = webhooks::parse_schedule(&config.webhook_retry_schedule).map_err(anyhow::Error::msg)?;
         let live = live::Live::new();
         let metrics = Arc::new(metrics::Metrics::new());
-        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let (outbox, mut inbox) = webhooks::queue::channel();
         let sessions = sessions::Sessions::new(
             engine,
             pool.clone(),
             live.clone(),
             metrics.clone(),
             sessions::SessionsConfig {
-                outbox_wake: outbox_wake.clone(),
+                outbox: outbox.clone(),
                 data_dir: config.data_dir.clone(),
                 start_wait: Duration::from_millis(config.session_start_wait_ms),
                 media_max_bytes: config.media_max_bytes,
@@ -170,9 +171,10 @@ impl Gateway {
                 concurrency: config.webhook_concurrency.max(1),
                 per_user: config.webhook_per_user_concurrency.max(1),
             },
-            outbox_wake.clone(),
-            live.clone(),
+            &mut inbox,
         )?;
+        let writer = webhooks::writer::Writer::new(pool.clone(), live.clone(), &mut inbox)
+            .expect("a new inbox has its command end");
         let leptos = LeptosOptions::builder()
             .output_name("wa-gateway")
             .site_root(config.site_root.to_string_lossy().as_ref())
@@ -186,7 +188,7 @@ impl Gateway {
             sessions,
             messages,
             webhooks,
-            outbox_wake,
+            outbox,
             live,
             metrics,
             sim,
@@ -194,7 +196,7 @@ impl Gateway {
             config: Arc::new(config),
             leptos,
         };
-        Ok(Self { state, listener, worker })
+        Ok(Self { state, listener, worker, writer })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -220,6 +222,7 @@ impl Gateway {
             }
         });
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let writer = tokio::spawn(self.writer.run());
         let deliveries = tokio::spawn(self.worker.clone().run());
         let sessions = self.state.sessions.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -229,7 +232,9 @@ impl Gateway {
         let _ = resuming.await;
         housekeeping.abort();
         deliveries.abort();
+        // Sessions still store what arrives while they stop.
         sessions.shutdown().await;
+        writer.abort();
         served.context("HTTP server failed")
     }
 }

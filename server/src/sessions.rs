@@ -16,8 +16,9 @@ use crate::{
     media::MediaStore,
     metrics::Metrics,
     qr,
+    webhooks::{outbox::Claimed, queue::Outbox},
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::SqlitePool;
 use std::{
     collections::HashMap,
@@ -29,6 +30,34 @@ use std::{
     time::Duration,
 };
 use tokio::sync::{mpsc, watch};
+
+/// The seed's `/message` payload (links to media are filled in when it is sent).
+#[derive(serde::Serialize)]
+struct MessagePayload<'a> {
+    session: &'a str,
+    from: &'a str,
+    message: &'a str,
+    media: NoMedia,
+    #[serde(rename = "messageId")]
+    message_id: &'a str,
+    timestamp: i64,
+    #[serde(rename = "pushName")]
+    push_name: Option<&'a str>,
+    #[serde(rename = "isGroup")]
+    is_group: bool,
+    participant: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// Every field `null` (a unit serialises as `null`).
+#[derive(serde::Serialize)]
+struct NoMedia {
+    image: (),
+    video: (),
+    document: (),
+    audio: (),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -187,7 +216,7 @@ pub struct Sessions {
     start_wait: Duration,
     running: Mutex<HashMap<i64, Running>>,
     generations: AtomicU64,
-    outbox_wake: Arc<tokio::sync::Notify>,
+    outbox: Outbox,
 }
 
 /// What a supervisor does after an event.
@@ -218,8 +247,8 @@ impl From<SessionError> for crate::error::ApiError {
 }
 
 pub struct SessionsConfig {
-    /// Rung after an event is committed to the outbox, to wake the webhook worker.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Where webhook events go.
+    pub outbox: Outbox,
     pub data_dir: PathBuf,
     pub start_wait: Duration,
     pub media_max_bytes: usize,
@@ -243,7 +272,7 @@ impl Sessions {
             start_wait: config.start_wait,
             running: Mutex::default(),
             generations: AtomicU64::new(1),
-            outbox_wake: config.outbox_wake,
+            outbox: config.outbox,
         })
     }
 
@@ -556,18 +585,36 @@ impl Sessions {
             if let Some(reason) = &s.reason {
                 payload["reason"] = json!(reason);
             }
-            db::outbox::insert(&mut tx, s.user_id, "session", &payload, None, None).await?;
+            let event = db::outbox::NewEvent {
+                user_id: s.user_id,
+                kind: "session",
+                payload: payload.to_string(),
+                dedupe_key: None,
+                media: None,
+            };
+            let stored = db::outbox::insert_held(&mut tx, std::slice::from_ref(&event)).await?;
             tx.commit().await?;
-            self.outbox_wake.notify_one();
+            if let Some(Some((id, event_id))) = stored.into_iter().next() {
+                self.outbox.hand(Claimed {
+                    id,
+                    event_id,
+                    user_id: s.user_id,
+                    kind: event.kind.to_owned(),
+                    payload: event.payload,
+                    media: None,
+                    attempts: 0,
+                });
+            }
         } else {
             tx.commit().await?;
         }
         Ok(())
     }
 
-    /// Stores incoming messages (and their media files) in the outbox, in one transaction.
+    /// Stores incoming messages (and their media files) in the outbox; they are durable
+    /// when this returns.
     async fn store_messages(&self, s: &Snapshot, messages: Vec<InboundMessage>) -> anyhow::Result<()> {
-        let mut rows = Vec::with_capacity(messages.len());
+        let mut events = Vec::with_capacity(messages.len());
         for m in messages {
             let stored = match &m.media {
                 Some(media) => match self.media.store(s.user_id, media).await {
@@ -581,34 +628,29 @@ impl Sessions {
                 None => None,
             };
             let kind = m.media.as_ref().map_or("text", |media| media.kind.as_str());
-            let payload = json!({
-                "session": s.session,
-                "from": m.chat,
-                "message": m.text.clone().unwrap_or_default(),
-                "media": { "image": null, "video": null, "document": null, "audio": null },
-                "messageId": m.id,
-                "timestamp": m.timestamp,
-                "pushName": m.push_name,
-                "isGroup": m.is_group,
-                "participant": if m.is_group { Value::from(m.sender.clone()) } else { Value::Null },
-                "type": kind,
+            let payload = MessagePayload {
+                session: &s.session,
+                from: &m.chat,
+                message: m.text.as_deref().unwrap_or_default(),
+                media: NoMedia { image: (), video: (), document: (), audio: () },
+                message_id: &m.id,
+                timestamp: m.timestamp,
+                push_name: m.push_name.as_deref(),
+                is_group: m.is_group,
+                participant: m.is_group.then_some(m.sender.as_str()),
+                kind,
+            };
+            events.push(db::outbox::NewEvent {
+                user_id: s.user_id,
+                kind: "message",
+                payload: serde_json::to_string(&payload)?,
+                dedupe_key: Some(format!("{}|{}|{}|{}", s.user_id, m.chat, m.sender, m.id)),
+                media: stored.map(|s| serde_json::to_string(&s)).transpose()?,
             });
-            let dedupe = format!("{}|{}|{}|{}", s.user_id, m.chat, m.sender, m.id);
-            rows.push((payload, dedupe, stored.map(|s| serde_json::to_string(&s)).transpose()?));
         }
-        let messages: Vec<db::outbox::NewMessage> = rows
-            .iter()
-            .map(|(payload, dedupe, media)| db::outbox::NewMessage {
-                payload,
-                dedupe_key: dedupe,
-                media: media.as_deref(),
-            })
-            .collect();
-        let _turn = db::write_turn().await;
-        let mut conn = self.pool.acquire().await?;
-        db::outbox::insert_messages(&mut conn, s.user_id, &messages).await?;
-        self.outbox_wake.notify_one();
-        for _ in &rows {
+        let count = events.len();
+        self.outbox.store(events).await?;
+        for _ in 0..count {
             self.metrics.message_recorded();
         }
         Ok(())

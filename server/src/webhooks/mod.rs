@@ -1,11 +1,15 @@
-//! Durable, signed webhooks. Events wait in the `outbox` (committed before any
-//! attempt); the `worker` claims due ones, signs (`signing`) and POSTs them to
-//! `{callback_url}/message` or `/session`, and records every attempt. This module's
-//! service holds the per-user settings: signing secrets, outbound auth, media links.
+//! Durable, signed webhooks. Sessions hand events to the `queue`; the `writer` commits
+//! them to the `outbox` before any attempt and passes them on in memory; the `worker`
+//! signs (`signing`) and POSTs them to `{callback_url}/message` or `/session`, claims
+//! retries due in the outbox, and sends every attempt's outcome back to the writer.
+//! This module's service holds the per-user settings: signing secrets, outbound auth,
+//! media links.
 
 pub mod outbox;
+pub mod queue;
 pub mod signing;
 pub mod worker;
+pub mod writer;
 
 use crate::{
     clock::unix_now,

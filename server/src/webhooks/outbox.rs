@@ -1,9 +1,11 @@
-//! The one API over the `webhook_events` outbox: claim due events under a lease,
-//! record attempt outcomes in batches, resend, and list deliveries. Events are added
-//! by `db::outbox::insert` inside the transaction of the change they come from.
+//! The one API over the `webhook_events` outbox: recover held events, claim due ones
+//! under a lease, record attempt outcomes in batches, resend, and list deliveries.
+//! Events are added by `db::outbox::insert_held` (through the `writer`, or inside the
+//! transaction of the session change they come from).
 
+use crate::db::outbox::HELD;
 use serde::Serialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, FromRow)]
@@ -17,14 +19,30 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// After a crash no attempt is in flight: make every lease claimable again (due at once).
-pub async fn release_all(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE webhook_events SET lease_until = 0, next_attempt_at = 0 WHERE state = 'pending' AND lease_until > 0",
+/// After a crash (or a stop) no attempt is in flight: every leased event, including
+/// those held in memory for their first attempt, is held again and returned as
+/// `(id, user_id)` in event order, to be queued before anything new.
+pub async fn recover(pool: &SqlitePool) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let mut rows: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE webhook_events SET lease_until = ?1, next_attempt_at = ?1 \
+         WHERE state = 'pending' AND lease_until > 0 RETURNING id, user_id",
     )
-    .execute(pool)
+    .bind(HELD)
+    .fetch_all(pool)
     .await?;
-    Ok(())
+    rows.sort_unstable();
+    Ok(rows)
+}
+
+/// The events behind held ids that are still pending (a deleted user's are gone).
+pub async fn load(pool: &SqlitePool, ids: &[i64]) -> Result<Vec<Claimed>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, event_id, user_id, kind, payload, media, attempts FROM webhook_events \
+         WHERE id IN (SELECT value FROM json_each(?)) AND state = 'pending' ORDER BY id",
+    )
+    .bind(serde_json::to_string(ids).expect("ids serialise"))
+    .fetch_all(pool)
+    .await
 }
 
 /// Leases up to `limit` due events, earliest due first (a new event is due when it was
@@ -75,9 +93,14 @@ pub async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
-/// When the next pending event falls due (unix ms), if any.
+/// When the next pending event not held in memory falls due (unix ms), if any.
 pub async fn next_due(pool: &SqlitePool) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_events WHERE state = 'pending'").fetch_one(pool).await
+    sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM webhook_events WHERE state = 'pending' AND next_attempt_at < ?",
+    )
+    .bind(HELD)
+    .fetch_one(pool)
+    .await
 }
 
 /// What an attempt led to.
@@ -119,55 +142,57 @@ pub struct Outcome {
     pub next: Next,
 }
 
-/// Writes a batch of outcomes: the attempt log and the event states, as three
-/// statements for the whole batch (each statement is a thread hand-off in sqlx-sqlite,
-/// so per-batch statements, not per-event ones, set the throughput).
-pub async fn record(pool: &SqlitePool, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
-    let rows: Vec<serde_json::Value> = outcomes
-        .iter()
-        .map(|o| {
-            serde_json::json!({
-                "id": o.id, "user_id": o.user_id, "url": o.url, "status": o.status, "latency": o.latency_ms,
-                "error": o.error, "body": o.response_body, "state": o.next.state(), "attempts": o.attempts,
-                "next_at": match o.next { Next::Retry { at_ms } => at_ms, _ => 0 },
-                "gone": matches!(o.next, Next::Gone),
-            })
-        })
-        .collect();
-    let batch = serde_json::Value::Array(rows).to_string();
-    let _turn = crate::db::write_turn().await;
-    let mut tx = pool.begin().await?;
-    // The event may be gone (its user was deleted mid-attempt): then log nothing.
-    sqlx::query(
-        "INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
-         SELECT j.value ->> 'id', j.value ->> 'user_id', j.value ->> 'url', j.value ->> 'status', \
-                j.value ->> 'latency', j.value ->> 'error', j.value ->> 'body' \
-         FROM json_each(?1) AS j \
-         WHERE j.value ->> 'url' IS NOT NULL \
-           AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = j.value ->> 'id') \
-         ORDER BY j.key",
-    )
-    .bind(&batch)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE webhook_events SET state = j.value ->> 'state', attempts = j.value ->> 'attempts', \
-           next_attempt_at = j.value ->> 'next_at', lease_until = 0, last_status = j.value ->> 'status', \
-           last_error = j.value ->> 'error', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-         FROM json_each(?1) AS j WHERE webhook_events.id = j.value ->> 'id'",
-    )
-    .bind(&batch)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE users SET callback_gone = 1 \
-         WHERE id IN (SELECT j.value ->> 'user_id' FROM json_each(?1) AS j WHERE j.value ->> 'gone')",
-    )
-    .bind(&batch)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+/// Writes a batch of outcomes, inside the caller's transaction: the attempt log and the
+/// event states, with one statement each per [`RECORD_CHUNK`] outcomes (bound values,
+/// no JSON to parse). An outcome whose event is gone (its user was deleted mid-attempt)
+/// logs nothing.
+pub async fn record(conn: &mut SqliteConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
+    for chunk in outcomes.chunks(RECORD_CHUNK) {
+        let attempted: Vec<&Outcome> = chunk.iter().filter(|o| o.url.is_some()).collect();
+        if !attempted.is_empty() {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
+                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (",
+            );
+            query.push_values(attempted, |mut row, o| {
+                row.push_bind(o.id)
+                    .push_bind(o.user_id)
+                    .push_bind(o.url.as_deref())
+                    .push_bind(o.status.map(i64::from))
+                    .push_bind(o.latency_ms)
+                    .push_bind(o.error.as_deref())
+                    .push_bind(o.response_body.as_deref());
+            });
+            query.push(") AS v WHERE EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = v.column1)");
+            query.build().execute(&mut *conn).await?;
+        }
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "UPDATE webhook_events SET state = v.column2, attempts = v.column3, next_attempt_at = v.column4, \
+             lease_until = 0, last_status = v.column5, last_error = v.column6, \
+             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM (",
+        );
+        query.push_values(chunk, |mut row, o| {
+            row.push_bind(o.id)
+                .push_bind(o.next.state())
+                .push_bind(o.attempts)
+                .push_bind(match o.next {
+                    Next::Retry { at_ms } => at_ms,
+                    _ => 0,
+                })
+                .push_bind(o.status.map(i64::from))
+                .push_bind(o.error.as_deref());
+        });
+        query.push(") AS v WHERE webhook_events.id = v.column1");
+        query.build().execute(&mut *conn).await?;
+    }
+    for o in outcomes.iter().filter(|o| matches!(o.next, Next::Gone)) {
+        sqlx::query("UPDATE users SET callback_gone = 1 WHERE id = ?").bind(o.user_id).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
+
+/// Outcomes per statement: 7 bound values each.
+const RECORD_CHUNK: usize = 128;
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct DeliveryRow {

@@ -1,4 +1,5 @@
-//! The delivery worker: claim due events → sign → POST → record → schedule a retry.
+//! The delivery worker: events from memory (fresh ones, committed by the `writer`) and
+//! from SQL (retries, resends) → sign → POST → outcome to the writer → retry schedule.
 //! It knows no axum. At-least-once: an event stays `pending` in the database until an
 //! attempt's outcome is committed, so a crash only ever causes a repeat (same
 //! `webhook-id`). Each user has a cap on attempts in flight, so one slow or dead
@@ -6,9 +7,10 @@
 
 use super::{
     outbox::{self, Claimed, Next, Outcome},
+    queue::{Inbox, Outbox, Queued, Queues, Signals},
     OutboundAuth, Target, Webhooks,
 };
-use crate::{clock::unix_ms, live::Live};
+use crate::clock::unix_ms;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::{
@@ -16,7 +18,7 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 pub struct WorkerConfig {
     pub schedule: Vec<Duration>,
@@ -29,13 +31,16 @@ pub struct Worker {
     webhooks: Arc<Webhooks>,
     client: reqwest::Client,
     config: WorkerConfig,
-    /// Rung when an event is added or an attempt finishes.
-    wake: Arc<Notify>,
-    live: Live,
+    signals: Arc<Signals>,
+    /// Where outcomes go (to the writer).
+    outbox: Outbox,
+    fresh: Mutex<Option<mpsc::UnboundedReceiver<Queued>>>,
     in_flight: Mutex<HashMap<i64, usize>>,
 }
 
 const RESPONSE_BODY_LIMIT: usize = 1024;
+/// Events claimed from SQL per statement.
+const CLAIM_BLOCK: usize = 256;
 
 /// `{callback}/message` without a double slash when the URL ends with `/`.
 pub fn endpoint(callback: &str, kind: &str) -> String {
@@ -43,159 +48,226 @@ pub fn endpoint(callback: &str, kind: &str) -> String {
 }
 
 impl Worker {
-    pub fn new(
-        webhooks: Arc<Webhooks>,
-        config: WorkerConfig,
-        wake: Arc<Notify>,
-        live: Live,
-    ) -> anyhow::Result<Arc<Self>> {
+    /// Takes the fresh-event end of `inbox`.
+    pub fn new(webhooks: Arc<Webhooks>, config: WorkerConfig, inbox: &mut Inbox) -> anyhow::Result<Arc<Self>> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wa-gateway/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(64)
             .build()?;
-        Ok(Arc::new(Self { webhooks, client, config, wake, live, in_flight: Mutex::default() }))
+        Ok(Arc::new(Self {
+            webhooks,
+            client,
+            config,
+            signals: inbox.signals.clone(),
+            outbox: inbox.outbox.clone(),
+            fresh: Mutex::new(inbox.fresh.take()),
+            in_flight: Mutex::default(),
+        }))
     }
 
     /// Runs until the task is aborted.
     pub async fn run(self: Arc<Self>) {
-        if let Err(e) = outbox::release_all(self.webhooks.pool()).await {
-            tracing::error!(error = %e, "could not release webhook leases");
+        let Some(mut fresh) = self.fresh.lock().expect("fresh").take() else {
+            tracing::error!("the webhook worker was started twice");
+            return;
+        };
+        let mut queues = Queues::default();
+        // Events leased when the gateway stopped go first, in event order.
+        match outbox::recover(self.webhooks.pool()).await {
+            Ok(held) => held.into_iter().for_each(|(id, user_id)| queues.push(Queued::Stored { id, user_id })),
+            Err(e) => tracing::error!(error = %e, "could not recover held webhook events"),
         }
-        let (done_tx, done_rx) = mpsc::channel::<Outcome>(4096);
-        tokio::spawn(self.clone().record_loop(done_rx));
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         loop {
-            match self.dispatch_once(&permits, &done_tx).await {
-                Ok(0) => self.idle().await,
-                Ok(_) => {}
+            while let Ok(event) = fresh.try_recv() {
+                queues.push(event);
+            }
+            let started = match self.start_queued(&mut queues, &permits).await {
+                Ok(n) => n,
                 Err(e) => {
                     tracing::error!(error = %e, "webhook dispatch failed; retrying shortly");
                     tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            let claimed = if permits.available_permits() > 0 && self.signals.due_at() <= unix_ms() {
+                match self.claim_due(&permits).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming due webhook events failed; retrying shortly");
+                        self.signals.due_by(unix_ms() + 500);
+                        0
+                    }
+                }
+            } else {
+                0
+            };
+            if started + claimed == 0 {
+                // Wait for a new event, a finished attempt, or the next one due in SQL.
+                let wait =
+                    Duration::from_millis((self.signals.due_at().saturating_sub(unix_ms())).clamp(1, 1000) as u64);
+                tokio::select! {
+                    Some(event) = fresh.recv() => queues.push(event),
+                    _ = self.signals.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
     }
 
-    /// Waits for a new event, a finished attempt, or the next retry falling due.
-    async fn idle(&self) {
-        let wait = match outbox::next_due(self.webhooks.pool()).await {
-            Ok(Some(at)) => Duration::from_millis((at - unix_ms()).clamp(1, 1000) as u64),
-            _ => Duration::from_secs(1),
-        };
-        let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+    /// How many more attempts `user` may have in flight.
+    fn room(&self, in_flight: &HashMap<i64, usize>, user: i64) -> usize {
+        self.config.per_user.saturating_sub(in_flight.get(&user).copied().unwrap_or(0))
     }
 
-    async fn dispatch_once(
-        self: &Arc<Self>,
-        permits: &Arc<Semaphore>,
-        done: &mpsc::Sender<Outcome>,
-    ) -> anyhow::Result<usize> {
-        if permits.available_permits() == 0 {
-            self.wake.notified().await;
-            return Ok(1);
+    /// Starts attempts for queued events, as far as free slots allow.
+    async fn start_queued(self: &Arc<Self>, queues: &mut Queues, permits: &Arc<Semaphore>) -> anyhow::Result<usize> {
+        let free = permits.available_permits();
+        if queues.is_empty() || free == 0 {
+            return Ok(0);
         }
-        // While attempts are in flight, give more of them a moment (≤ 5 ms) to finish, so
-        // one claim transaction serves many events; then claim whatever is free (never
-        // more waiting than that: slots held by a slow receiver must not stall the rest).
-        let block = self.config.concurrency.min(32);
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(5);
-        while permits.available_permits() < block && permits.available_permits() < self.config.concurrency {
-            if tokio::time::timeout_at(deadline, self.wake.notified()).await.is_err() {
-                break;
+        let taken = {
+            let mut in_flight = self.in_flight.lock().expect("in flight");
+            let taken = queues.take(free, |user| self.room(&in_flight, user));
+            for event in &taken {
+                *in_flight.entry(event.user_id()).or_default() += 1;
+            }
+            taken
+        };
+        let mut events = Vec::with_capacity(taken.len());
+        let mut stored = Vec::new();
+        for event in taken {
+            match event {
+                Queued::Ready(c) => events.push(c),
+                Queued::Stored { id, user_id } => stored.push((id, user_id)),
             }
         }
-        let free = permits.available_permits();
+        if !stored.is_empty() {
+            let ids: Vec<i64> = stored.iter().map(|(id, _)| *id).collect();
+            let loaded = match outbox::load(self.webhooks.pool(), &ids).await {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    // Back in the queue, slots given back.
+                    self.finished(stored.iter().map(|(_, user)| *user).chain(events.iter().map(|c| c.user_id)));
+                    events.into_iter().for_each(|c| queues.push(Queued::Ready(c)));
+                    stored.into_iter().for_each(|(id, user_id)| queues.push(Queued::Stored { id, user_id }));
+                    return Err(e.into());
+                }
+            };
+            // Events no longer pending (their user was deleted) give their slot back.
+            let found: std::collections::HashSet<i64> = loaded.iter().map(|c| c.id).collect();
+            self.finished(stored.iter().filter(|(id, _)| !found.contains(id)).map(|(_, user)| *user));
+            events.extend(loaded);
+        }
+        let targets = match self.targets(&events).await {
+            Ok(targets) => targets,
+            Err(e) => {
+                // Back in the queue (behind its user's others: order yields to not losing it).
+                self.finished(events.iter().map(|c| c.user_id));
+                events.into_iter().for_each(|c| queues.push(Queued::Ready(c)));
+                return Err(e);
+            }
+        };
+        let count = events.len();
+        self.launch(events, targets, permits).await?;
+        Ok(count)
+    }
+
+    /// Claims events due in the database (retries, resends) for the free slots.
+    async fn claim_due(self: &Arc<Self>, permits: &Arc<Semaphore>) -> anyhow::Result<usize> {
+        let limit = permits.available_permits().min(CLAIM_BLOCK);
         let saturated: Vec<i64> = {
             let in_flight = self.in_flight.lock().expect("in flight");
             in_flight.iter().filter(|(_, n)| **n >= self.config.per_user).map(|(u, _)| *u).collect()
         };
+        self.signals.clear_due();
         let lease = unix_ms() + self.config.timeout.as_millis() as i64 + 30_000;
-        let claimed = outbox::claim(self.webhooks.pool(), unix_ms(), lease, free.min(256) as i64, &saturated).await?;
-        let count = claimed.len();
-        let mut targets: HashMap<i64, Option<Arc<Target>>> = HashMap::new();
+        let claimed = outbox::claim(self.webhooks.pool(), unix_ms(), lease, limit as i64, &saturated).await?;
+        if claimed.len() == limit {
+            self.signals.due_by(0);
+        } else {
+            let next = outbox::next_due(self.webhooks.pool()).await?.unwrap_or(i64::MAX);
+            // Due events of users at their cap wait for a slot, without a busy loop.
+            let floor = if saturated.is_empty() { 0 } else { unix_ms() + 100 };
+            self.signals.due_by(next.max(floor));
+        }
+        let mut events = Vec::with_capacity(claimed.len());
         let mut over_cap = Vec::new();
-        for event in claimed {
-            {
-                let mut in_flight = self.in_flight.lock().expect("in flight");
+        {
+            let mut in_flight = self.in_flight.lock().expect("in flight");
+            for event in claimed {
                 let n = in_flight.entry(event.user_id).or_default();
                 if *n >= self.config.per_user {
                     over_cap.push(event.id);
-                    continue;
+                } else {
+                    *n += 1;
+                    events.push(event);
                 }
-                *n += 1;
             }
-            let target = match targets.get(&event.user_id) {
-                Some(t) => t.clone(),
-                None => {
-                    let t = self.webhooks.target(event.user_id).await?.map(Arc::new);
-                    targets.insert(event.user_id, t.clone());
-                    t
-                }
-            };
-            let permit = permits.clone().acquire_owned().await?;
-            let (worker, done) = (self.clone(), done.clone());
-            tokio::spawn(async move {
-                let user_id = event.user_id;
-                let outcome = worker.deliver(event, target).await;
-                let _ = done.send(outcome).await;
-                drop(permit);
-                if let Some(n) = worker.in_flight.lock().expect("in flight").get_mut(&user_id) {
-                    *n = n.saturating_sub(1);
-                }
-                worker.wake.notify_one();
-            });
         }
-        outbox::release(self.webhooks.pool(), &over_cap).await?;
+        if !over_cap.is_empty() {
+            outbox::release(self.webhooks.pool(), &over_cap).await?;
+            self.signals.due_by(0);
+        }
+        let targets = match self.targets(&events).await {
+            Ok(targets) => targets,
+            Err(e) => {
+                // Their leases run out and they fall due again.
+                self.finished(events.iter().map(|c| c.user_id));
+                return Err(e);
+            }
+        };
+        let count = events.len();
+        self.launch(events, targets, permits).await?;
         Ok(count)
     }
 
-    /// Batches outcomes into one transaction each, then tells `/ws`.
-    async fn record_loop(self: Arc<Self>, mut rx: mpsc::Receiver<Outcome>) {
-        let mut batch = Vec::with_capacity(512);
-        while rx.recv_many(&mut batch, 512).await > 0 {
-            // Under load, let outcomes gather for a moment: one transaction for many.
-            if batch.len() < 64 {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                while batch.len() < 512 {
-                    match rx.try_recv() {
-                        Ok(outcome) => batch.push(outcome),
-                        Err(_) => break,
-                    }
+    /// Gives back the in-flight slots of attempts that ended (or never started).
+    fn finished(&self, users: impl IntoIterator<Item = i64>) {
+        let mut in_flight = self.in_flight.lock().expect("in flight");
+        for user in users {
+            if let Some(n) = in_flight.get_mut(&user) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    in_flight.remove(&user);
                 }
             }
-            if let Err(e) = outbox::record(self.webhooks.pool(), &batch).await {
-                // One at a time, so a single bad outcome cannot hold back the others. An
-                // outcome that still fails is dropped: its event stays pending and is
-                // attempted again when its lease runs out (at-least-once holds).
-                tracing::warn!(error = %e, "recording a batch of webhook outcomes failed; recording one by one");
-                let mut recorded = Vec::with_capacity(batch.len());
-                for outcome in batch.drain(..) {
-                    match outbox::record(self.webhooks.pool(), std::slice::from_ref(&outcome)).await {
-                        Ok(()) => recorded.push(outcome),
-                        Err(e) => tracing::error!(event = outcome.id, error = %e, "could not record a webhook outcome"),
-                    }
-                }
-                batch = recorded;
-            }
-            // Building `/ws` events costs on the hot path; skip it when no socket listens.
-            if self.live.has_listeners() {
-                for o in &batch {
-                    let mut event = json!({
-                        "type": "delivery", "id": o.id, "kind": o.kind, "state": o.next.state(), "attempts": o.attempts,
-                    });
-                    if let Some(status) = o.status {
-                        event["status_code"] = json!(status);
-                    }
-                    if let Some(error) = &o.error {
-                        event["error"] = json!(error);
-                    }
-                    self.live.publish(o.user_id, event.to_string());
-                }
-            }
-            batch.clear();
-            self.wake.notify_one();
         }
+    }
+
+    /// Each user's delivery settings, read once per round.
+    async fn targets(&self, events: &[Claimed]) -> anyhow::Result<HashMap<i64, Option<Arc<Target>>>> {
+        let mut targets = HashMap::new();
+        for event in events {
+            if let std::collections::hash_map::Entry::Vacant(slot) = targets.entry(event.user_id) {
+                slot.insert(self.webhooks.target(event.user_id).await?.map(Arc::new));
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Starts one attempt per event (their in-flight slots are already taken).
+    async fn launch(
+        self: &Arc<Self>,
+        events: Vec<Claimed>,
+        targets: HashMap<i64, Option<Arc<Target>>>,
+        permits: &Arc<Semaphore>,
+    ) -> anyhow::Result<()> {
+        for event in events {
+            let target = targets.get(&event.user_id).cloned().flatten();
+            let permit: OwnedSemaphorePermit = permits.clone().acquire_owned().await?;
+            let worker = self.clone();
+            tokio::spawn(async move {
+                let user_id = event.user_id;
+                let outcome = worker.deliver(event, target).await;
+                worker.outbox.record(outcome).await;
+                drop(permit);
+                worker.finished([user_id]);
+                worker.signals.wake.notify_one();
+            });
+        }
+        Ok(())
     }
 
     fn retry_or_fail(&self, attempts: i64, retry_after: Option<Duration>) -> Next {
