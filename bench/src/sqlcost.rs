@@ -1,14 +1,9 @@
 //! The outbox's SQL cost per event, without HTTP or channels, on a fresh SQLite file:
-//! inserting events in groups (as the writer's turns do), recording outcomes in
-//! batches, and the paths that are not taken per event on the hot path (reading held
+//! writer turns that insert events in groups or record outcomes in batches, and the paths that are not taken per event on the hot path (reading held
 //! events back after a restart, claiming due retries).
 
 use anyhow::Result;
-use server::{
-    config::Config,
-    db::{self, outbox::NewEvent},
-    webhooks::outbox,
-};
+use server::{config::Config, db::outbox::NewEvent, webhooks::outbox};
 use sqlx::SqlitePool;
 use std::time::Instant;
 
@@ -20,6 +15,7 @@ fn per_event(t: Instant, n: usize) -> f64 {
 
 async fn insert(pool: &SqlitePool, user_id: i64, group: usize) -> Result<()> {
     let payload = serde_json::json!({"session":"u1","from":"6281234567890@s.whatsapp.net","message":"benchmark message 1234","media":{"image":null,"video":null,"document":null,"audio":null},"messageId":"BENCH1234","timestamp":1790000000,"pushName":"Bench","isGroup":false,"participant":null,"type":"text"}).to_string();
+    let mut conn = pool.acquire().await?;
     let t = Instant::now();
     for start in (0..TOTAL).step_by(group) {
         let events: Vec<NewEvent> = (start..start + group)
@@ -31,9 +27,7 @@ async fn insert(pool: &SqlitePool, user_id: i64, group: usize) -> Result<()> {
                 media: None,
             })
             .collect();
-        let mut tx = pool.begin().await?;
-        db::outbox::insert_held(&mut tx, &events).await?;
-        tx.commit().await?;
+        outbox::commit_turn(&mut conn, &events, &[]).await?;
     }
     println!("| insert, groups of {group} | {:.1} µs |", per_event(t, TOTAL));
     Ok(())
@@ -65,6 +59,13 @@ pub async fn run() -> Result<()> {
             .await?;
     println!("| step | per event |");
     println!("|---|---:|");
+    let mut conn = pool.acquire().await?;
+    let t = Instant::now();
+    for _ in 0..2000 {
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+    }
+    println!("| (a statement round trip: SELECT 1) | {:.1} µs |", per_event(t, 2000));
+    drop(conn);
     for group in [1usize, 8, 64, 256, 1024] {
         insert(&pool, user_id, group).await?;
     }
@@ -79,12 +80,11 @@ pub async fn run() -> Result<()> {
     }
     println!("| read held events back, blocks of 256 | {:.1} µs |", per_event(t, loaded.len()));
     let half = loaded.len() / 2;
+    let mut conn = pool.acquire().await?;
     let t = Instant::now();
     for chunk in loaded[..half].chunks(256) {
         let outcomes: Vec<outbox::Outcome> = chunk.iter().map(delivered).collect();
-        let mut tx = pool.begin().await?;
-        outbox::record(&mut tx, &outcomes).await?;
-        tx.commit().await?;
+        outbox::commit_turn(&mut conn, &[], &outcomes).await?;
     }
     println!("| record outcomes, batches of 256 | {:.1} µs |", per_event(t, half));
     // The rest as retries due now: what a claim costs.

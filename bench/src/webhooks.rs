@@ -152,20 +152,33 @@ async fn baseline(total: usize) -> Result<f64> {
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+/// CPU time this process has used (user + system), from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
+}
+
 pub async fn run(opts: &Options) -> Result<()> {
     let total = opts.events;
+    let cpu = cpu_time();
     let base = baseline(total).await?;
+    let base_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / total as f64;
+    let cpu = cpu_time();
     let (rate, latencies) = through_gateway(opts, total, None).await?;
+    let gateway_cpu = (cpu_time() - cpu).as_secs_f64() * 1e6 / total as f64;
     let (p50, p99) = quantiles(latencies);
-    println!("| path | events/s | p50 | p99 | vs baseline |");
-    println!("|---|---:|---:|---:|---:|");
-    println!("| direct POST, no durability (baseline) | {base:.0} | | | 1.000× |");
-    println!("| gateway: inject → outbox → signed POST, as fast as possible | {rate:.0} | {p50:.1} ms | {p99:.1} ms | {:.3}× |", rate / base);
+    println!("| path | events/s | p50 | p99 | CPU per event | vs baseline |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| direct POST, no durability (baseline) | {base:.0} | | | {base_cpu:.0} µs | 1.000× |");
+    println!("| gateway: inject → outbox → signed POST, as fast as possible | {rate:.0} | {p50:.1} ms | {p99:.1} ms | {gateway_cpu:.0} µs | {:.3}× |", rate / base);
     let offered = opts.rate;
     let (achieved, latencies) = through_gateway(opts, (offered * 5.0) as usize, Some(offered)).await?;
     let (p50, p99) = quantiles(latencies);
     println!(
-        "| gateway at a fixed offered load of {offered:.0}/s for 5 s | {achieved:.0} | {p50:.1} ms | {p99:.1} ms | |"
+        "| gateway at a fixed offered load of {offered:.0}/s for 5 s | {achieved:.0} | {p50:.1} ms | {p99:.1} ms | | |"
     );
     Ok(())
 }

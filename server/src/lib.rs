@@ -138,7 +138,8 @@ impl Gateway {
                 media_max_bytes: config.media_max_bytes,
             },
         );
-        let users = users::Users::new(pool.clone(), &config, sessions.clone());
+        let targets = Arc::new(webhooks::Targets::default());
+        let users = users::Users::new(pool.clone(), &config, sessions.clone(), targets.clone());
         let messages = Arc::new(messages::Messages::new(
             sessions.clone(),
             messages::MessagesConfig {
@@ -157,6 +158,7 @@ impl Gateway {
         let webhooks = Arc::new(
             webhooks::Webhooks::new(
                 pool.clone(),
+                targets.clone(),
                 Duration::from_secs(config.webhook_secret_overlap_seconds),
                 Duration::from_secs(config.media_link_ttl_seconds),
                 config.public_base(addr),
@@ -173,7 +175,7 @@ impl Gateway {
             },
             &mut inbox,
         )?;
-        let writer = webhooks::writer::Writer::new(pool.clone(), live.clone(), &mut inbox)
+        let writer = webhooks::writer::Writer::new(pool.clone(), live.clone(), metrics.clone(), targets, &mut inbox)
             .expect("a new inbox has its command end");
         let leptos = LeptosOptions::builder()
             .output_name("wa-gateway")
@@ -222,7 +224,8 @@ impl Gateway {
             }
         });
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let writer = tokio::spawn(self.writer.run());
+        let checkpoints = tokio::spawn(db::checkpoints(self.state.pool.clone()));
+        let writer = self.writer.spawn();
         let deliveries = tokio::spawn(self.worker.clone().run());
         let sessions = self.state.sessions.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -231,10 +234,11 @@ impl Gateway {
         resuming.abort();
         let _ = resuming.await;
         housekeeping.abort();
+        checkpoints.abort();
         deliveries.abort();
         // Sessions still store what arrives while they stop.
         sessions.shutdown().await;
-        writer.abort();
+        writer.stop().await;
         served.context("HTTP server failed")
     }
 }

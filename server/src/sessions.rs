@@ -16,7 +16,10 @@ use crate::{
     media::MediaStore,
     metrics::Metrics,
     qr,
-    webhooks::{outbox::Claimed, queue::Outbox},
+    webhooks::{
+        outbox::Claimed,
+        queue::{Outbox, Stored},
+    },
 };
 use serde_json::json;
 use sqlx::SqlitePool;
@@ -402,12 +405,15 @@ impl Sessions {
 
     async fn supervise(self: Arc<Self>, user_id: i64, generation: u64, mut events: mpsc::Receiver<EventEnvelope>) {
         let mut received = Vec::with_capacity(256);
+        // The last messages sent to the writer: a status change waits for them to be
+        // committed, so the outbox keeps the order in which events happened.
+        let mut storing: Option<Stored> = None;
         while events.recv_many(&mut received, 256).await > 0 {
             let mut queue = std::mem::take(&mut received).into_iter().peekable();
             while let Some(EventEnvelope { event, ack }) = queue.next() {
                 self.metrics.engine_event(&event);
                 if let EngineEvent::Message(first) = event {
-                    // Group commit: the messages already waiting go into one transaction.
+                    // The messages already waiting go to the writer together.
                     let (mut messages, mut acks) = (vec![first], vec![ack]);
                     while matches!(queue.peek(), Some(EventEnvelope { event: EngineEvent::Message(_), .. })) {
                         let Some(EventEnvelope { event, ack }) = queue.next() else { break };
@@ -417,20 +423,17 @@ impl Sessions {
                             acks.push(ack);
                         }
                     }
-                    let stored = match self.current(user_id, generation) {
-                        Some(snapshot) => self.store_messages(&snapshot, messages).await,
-                        None => return,
-                    };
-                    match stored {
-                        Ok(()) => {
-                            for ack in acks.into_iter().flatten() {
-                                let _ = ack.send(());
-                            }
-                        }
-                        // The acks are dropped: the engine learns the messages were not stored.
+                    let Some(snapshot) = self.current(user_id, generation) else { return };
+                    // Acks are answered by the writer after the commit; on an error they
+                    // are dropped, and the engine learns the messages were not stored.
+                    match self.send_messages(&snapshot, messages, acks.into_iter().flatten().collect()).await {
+                        Ok(stored) => storing = Some(stored),
                         Err(e) => tracing::error!(user_id, error = %e, "could not record incoming messages"),
                     }
                     continue;
+                }
+                if let Some(stored) = storing.take() {
+                    let _ = stored.await;
                 }
                 match self.apply(user_id, generation, event).await {
                     Ok(flow) => {
@@ -474,7 +477,8 @@ impl Sessions {
         let mut flow = Flow::Continue;
         match event {
             EngineEvent::Message(message) => {
-                self.store_messages(&before, vec![message]).await?;
+                let stored = self.send_messages(&before, vec![message], Vec::new()).await?;
+                stored.await?.map_err(anyhow::Error::msg)?;
                 return Ok(Flow::Continue);
             }
             EngineEvent::Receipt { .. } => return Ok(Flow::Continue),
@@ -611,9 +615,14 @@ impl Sessions {
         Ok(())
     }
 
-    /// Stores incoming messages (and their media files) in the outbox; they are durable
-    /// when this returns.
-    async fn store_messages(&self, s: &Snapshot, messages: Vec<InboundMessage>) -> anyhow::Result<()> {
+    /// Stores the media files of incoming messages and sends the messages to the outbox's
+    /// writer; `acks` are answered once they are committed.
+    async fn send_messages(
+        &self,
+        s: &Snapshot,
+        messages: Vec<InboundMessage>,
+        acks: Vec<crate::engine::Ack>,
+    ) -> anyhow::Result<Stored> {
         let mut events = Vec::with_capacity(messages.len());
         for m in messages {
             let stored = match &m.media {
@@ -648,12 +657,7 @@ impl Sessions {
                 media: stored.map(|s| serde_json::to_string(&s)).transpose()?,
             });
         }
-        let count = events.len();
-        self.outbox.store(events).await?;
-        for _ in 0..count {
-            self.metrics.message_recorded();
-        }
-        Ok(())
+        self.outbox.send(events, acks).await
     }
 
     /// Records that the engine could not start the session: `disconnected` with the

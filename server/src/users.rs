@@ -1,7 +1,6 @@
 //! The user service: every rule about creating, configuring and deleting users lives
 //! here, shared by the REST handlers and (later) the Leptos server functions.
 
-use crate::sessions::Sessions;
 use crate::{
     auth::hash_password,
     config::Config,
@@ -9,6 +8,7 @@ use crate::{
     domain::{CallbackUrl, Password, SessionName, Username},
     error::{ApiError, ApiResult},
 };
+use crate::{sessions::Sessions, webhooks::Targets};
 use app::api::{CreateUserRequest, SessionConfigRequest, UserView};
 use sqlx::SqlitePool;
 use std::sync::Arc;
@@ -17,6 +17,8 @@ pub struct Users {
     pool: SqlitePool,
     min_password_length: usize,
     sessions: Arc<Sessions>,
+    /// Told when a callback URL changes or a user goes.
+    targets: Arc<Targets>,
 }
 
 pub fn view(row: &UserRow) -> UserView {
@@ -38,8 +40,8 @@ fn is_running(status: &str) -> bool {
 }
 
 impl Users {
-    pub fn new(pool: SqlitePool, config: &Config, sessions: Arc<Sessions>) -> Self {
-        Self { pool, min_password_length: config.min_password_length, sessions }
+    pub fn new(pool: SqlitePool, config: &Config, sessions: Arc<Sessions>, targets: Arc<Targets>) -> Self {
+        Self { pool, min_password_length: config.min_password_length, sessions, targets }
     }
 
     pub fn parse_password(&self, value: &str, field: &'static str) -> ApiResult<Password> {
@@ -183,6 +185,7 @@ impl Users {
             }
             Err(e) => return Err(e.into()),
         }
+        self.targets.forget(id);
         tracing::info!(user_id = id, "session config changed");
         self.get(id).await
     }
@@ -198,6 +201,7 @@ impl Users {
         if !db::users::delete(&self.pool, id).await? {
             return Err(user_not_found());
         }
+        self.targets.forget(id);
         self.sessions.remove_media(id).await;
         tracing::info!(user_id = id, "user deleted");
         Ok(())

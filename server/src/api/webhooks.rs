@@ -166,7 +166,7 @@ pub async fn resend(
     State(state): State<AppState>,
     Id(id): Id,
 ) -> ApiResult<Json<Data<Resent>>> {
-    if !outbox::resend(&state.pool, user.id, id).await? {
+    if !state.webhooks.resend(user.id, id).await? {
         return Err(not_found());
     }
     state.webhooks_wake();
@@ -178,7 +178,7 @@ pub async fn resend(
     responses((status = 200, body = Data<Resent>)),
     security(("basic" = []), ("bearer" = []), ("cookie" = [])))]
 pub async fn resend_failed(AuthUser(user): AuthUser, State(state): State<AppState>) -> ApiResult<Json<Data<Resent>>> {
-    let resent = outbox::resend_failed(&state.pool, user.id).await?;
+    let resent = state.webhooks.resend_failed(user.id).await?;
     state.webhooks_wake();
     Ok(data(Resent { resent }))
 }

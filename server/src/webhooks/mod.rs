@@ -21,7 +21,14 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use sqlx::SqlitePool;
-use std::time::Duration;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
 use utoipa::ToSchema;
 
 /// Parses `WEBHOOK_RETRY_SCHEDULE`, e.g. `5s,5m,30m,2h,5h,10h,10h` or `100ms,200ms`.
@@ -42,12 +49,77 @@ pub enum OutboundAuth {
 }
 
 /// What a user has set for deliveries, as the worker needs it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     pub callback_url: Option<String>,
-    pub secrets: Vec<String>,
+    key: signing::Key,
+    /// The previous secret's key and until when (unix s) it still signs.
+    previous: Option<(signing::Key, i64)>,
     pub gone: bool,
     pub auth: OutboundAuth,
+}
+
+impl Target {
+    /// The keys that sign now: the current one, and the previous one during its overlap.
+    pub fn keys(&self) -> impl Iterator<Item = &signing::Key> {
+        let now = unix_now();
+        std::iter::once(&self.key).chain(self.previous.iter().filter(move |(_, until)| *until > now).map(|(k, _)| k))
+    }
+}
+
+/// Users' delivery settings as last read, so the worker does not read them per event.
+/// Whatever changes a user's callback URL, secrets, auth or gone flag calls `forget`.
+#[derive(Default)]
+pub struct Targets {
+    cache: Mutex<Cache>,
+    /// Bumped by every `forget`: a read that began before one is not cached.
+    epoch: AtomicU64,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<i64, Arc<Target>>,
+    /// Users whose endpoint answered 410 Gone, marked before that is committed, so no
+    /// attempt in between still goes there. Cleared by `forget` (a new URL, a resend).
+    gone: HashSet<i64>,
+}
+
+impl Targets {
+    pub fn forget(&self, user_id: i64) {
+        let mut cache = self.cache.lock().expect("targets");
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        cache.entries.remove(&user_id);
+        cache.gone.remove(&user_id);
+    }
+
+    pub fn mark_gone(&self, user_id: i64) {
+        self.cache.lock().expect("targets").gone.insert(user_id);
+    }
+
+    fn get(&self, user_id: i64) -> Option<Arc<Target>> {
+        let cache = self.cache.lock().expect("targets");
+        cache.entries.get(&user_id).map(|t| Self::overlay(&cache, user_id, t.clone()))
+    }
+
+    fn overlay(cache: &Cache, user_id: i64, target: Arc<Target>) -> Arc<Target> {
+        if !target.gone && cache.gone.contains(&user_id) {
+            Arc::new(Target { gone: true, ..(*target).clone() })
+        } else {
+            target
+        }
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    fn keep(&self, user_id: i64, target: Arc<Target>, read_at: u64) -> Arc<Target> {
+        let mut cache = self.cache.lock().expect("targets");
+        if self.epoch() == read_at {
+            cache.entries.insert(user_id, target.clone());
+        }
+        Self::overlay(&cache, user_id, target)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -79,6 +151,7 @@ pub struct AuthRequest {
 
 pub struct Webhooks {
     pool: SqlitePool,
+    targets: Arc<Targets>,
     overlap: Duration,
     media_key: [u8; 32],
     media_ttl: Duration,
@@ -88,12 +161,14 @@ pub struct Webhooks {
 impl Webhooks {
     pub async fn new(
         pool: SqlitePool,
+        targets: Arc<Targets>,
         overlap: Duration,
         media_ttl: Duration,
         public_url: String,
     ) -> anyhow::Result<Self> {
         let media_key = server_key(&pool, "media-links").await?;
-        Ok(Self { pool, overlap, media_key, media_ttl, public_url: public_url.trim_end_matches('/').to_owned() })
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        Ok(Self { pool, targets, overlap, media_key, media_ttl, public_url })
     }
 
     /// The user's current secret, created on first use.
@@ -122,6 +197,7 @@ impl Webhooks {
         .bind(user_id)
         .execute(&self.pool)
         .await?;
+        self.targets.forget(user_id);
         tracing::info!(user_id, "webhook secret rotated");
         Ok(fresh)
     }
@@ -174,11 +250,30 @@ impl Webhooks {
         .bind(user_id)
         .execute(&self.pool)
         .await?;
+        self.targets.forget(user_id);
         self.auth(user_id).await
     }
 
-    /// Everything the worker needs for a user's deliveries.
-    pub async fn target(&self, user_id: i64) -> anyhow::Result<Option<Target>> {
+    /// Makes one of the user's events due now with a fresh schedule. False if not theirs.
+    pub async fn resend(&self, user_id: i64, id: i64) -> ApiResult<bool> {
+        let done = outbox::resend(&self.pool, user_id, id).await?;
+        self.targets.forget(user_id);
+        Ok(done)
+    }
+
+    /// Resends every failed event of the user; returns how many.
+    pub async fn resend_failed(&self, user_id: i64) -> ApiResult<u64> {
+        let done = outbox::resend_failed(&self.pool, user_id).await?;
+        self.targets.forget(user_id);
+        Ok(done)
+    }
+
+    /// Everything the worker needs for a user's deliveries (None: no such user).
+    pub async fn target(&self, user_id: i64) -> anyhow::Result<Option<Arc<Target>>> {
+        if let Some(target) = self.targets.get(user_id) {
+            return Ok(Some(target));
+        }
+        let read_at = self.targets.epoch();
         type Row =
             (Option<String>, Option<String>, Option<String>, Option<i64>, bool, String, Option<String>, Option<String>);
         let row: Option<Row> = sqlx::query_as(
@@ -191,21 +286,22 @@ impl Webhooks {
         let Some((callback_url, secret, previous, previous_until, gone, kind, username, auth_secret)) = row else {
             return Ok(None);
         };
-        let mut secrets = vec![match secret {
+        let secret = match secret {
             Some(s) => s,
             None => self.secret(user_id).await.map_err(|e| anyhow::anyhow!("{e}"))?,
-        }];
-        if let (Some(previous), Some(until)) = (previous, previous_until) {
-            if until > unix_now() {
-                secrets.push(previous);
-            }
-        }
+        };
+        let key = signing::Key::parse(&secret).ok_or_else(|| anyhow::anyhow!("user {user_id}: bad webhook secret"))?;
+        let previous = match (previous.as_deref().and_then(signing::Key::parse), previous_until) {
+            (Some(k), Some(until)) => Some((k, until)),
+            _ => None,
+        };
         let auth = match (kind.as_str(), username, auth_secret) {
             ("basic", Some(username), Some(password)) => OutboundAuth::Basic { username, password },
             ("bearer", _, Some(token)) => OutboundAuth::Bearer { token },
             _ => OutboundAuth::None,
         };
-        Ok(Some(Target { callback_url, secrets, gone, auth }))
+        let target = Arc::new(Target { callback_url, key, previous, gone, auth });
+        Ok(Some(self.targets.keep(user_id, target, read_at)))
     }
 
     fn media_mac(&self, event_id: i64, expires: i64) -> String {

@@ -3,9 +3,9 @@
 //! Events are added by `db::outbox::insert_held` (through the `writer`, or inside the
 //! transaction of the session change they come from).
 
-use crate::db::outbox::HELD;
+use crate::db::outbox::{new_event_id, NewEvent, HELD};
 use serde::Serialize;
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, FromRow)]
@@ -142,57 +142,72 @@ pub struct Outcome {
     pub next: Next,
 }
 
-/// Writes a batch of outcomes, inside the caller's transaction: the attempt log and the
-/// event states, with one statement each per [`RECORD_CHUNK`] outcomes (bound values,
-/// no JSON to parse). An outcome whose event is gone (its user was deleted mid-attempt)
-/// logs nothing.
-pub async fn record(conn: &mut SqliteConnection, outcomes: &[Outcome]) -> Result<(), sqlx::Error> {
-    for chunk in outcomes.chunks(RECORD_CHUNK) {
-        let attempted: Vec<&Outcome> = chunk.iter().filter(|o| o.url.is_some()).collect();
-        if !attempted.is_empty() {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
-                 SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (",
-            );
-            query.push_values(attempted, |mut row, o| {
-                row.push_bind(o.id)
-                    .push_bind(o.user_id)
-                    .push_bind(o.url.as_deref())
-                    .push_bind(o.status.map(i64::from))
-                    .push_bind(o.latency_ms)
-                    .push_bind(o.error.as_deref())
-                    .push_bind(o.response_body.as_deref());
-            });
-            query.push(") AS v WHERE EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = v.column1)");
-            query.build().execute(&mut *conn).await?;
-        }
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "UPDATE webhook_events SET state = v.column2, attempts = v.column3, next_attempt_at = v.column4, \
-             lease_until = 0, last_status = v.column5, last_error = v.column6, \
-             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM (",
-        );
-        query.push_values(chunk, |mut row, o| {
-            row.push_bind(o.id)
-                .push_bind(o.next.state())
-                .push_bind(o.attempts)
-                .push_bind(match o.next {
-                    Next::Retry { at_ms } => at_ms,
-                    _ => 0,
-                })
-                .push_bind(o.status.map(i64::from))
-                .push_bind(o.error.as_deref());
-        });
-        query.push(") AS v WHERE webhook_events.id = v.column1");
-        query.build().execute(&mut *conn).await?;
-    }
-    for o in outcomes.iter().filter(|o| matches!(o.next, Next::Gone)) {
-        sqlx::query("UPDATE users SET callback_gone = 1 WHERE id = ?").bind(o.user_id).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
+/// One writer turn as one statement string: one hand-off to sqlx-sqlite's thread and one
+/// prepared statement, cached for every turn, however many events and outcomes it
+/// carries (they come as two JSON arrays of rows). New events are added held for their
+/// first attempt (a repeated `dedupe_key` is skipped and returns no row); an outcome
+/// whose event is gone (its user was deleted mid-attempt) logs nothing.
+const TURN: &str = "BEGIN IMMEDIATE; \
+    INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at, lease_until) \
+      SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, ?3, ?3 \
+      FROM json_each(jsonb(?1)) AS j WHERE true ORDER BY j.key \
+      ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id; \
+    INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
+      SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6 \
+      FROM json_each(jsonb(?2)) AS j \
+      WHERE j.value ->> 2 IS NOT NULL AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = j.value ->> 0) \
+      ORDER BY j.key; \
+    UPDATE webhook_events SET state = j.value ->> 7, attempts = j.value ->> 8, next_attempt_at = j.value ->> 9, \
+      lease_until = 0, last_status = j.value ->> 3, last_error = j.value ->> 5, \
+      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+      FROM json_each(jsonb(?2)) AS j WHERE webhook_events.id = j.value ->> 0; \
+    UPDATE users SET callback_gone = 1 \
+      WHERE id IN (SELECT j.value ->> 1 FROM json_each(jsonb(?2)) AS j WHERE j.value ->> 10); \
+    COMMIT;";
 
-/// Outcomes per statement: 7 bound values each.
-const RECORD_CHUNK: usize = 128;
+/// An outcome as a row of [`TURN`]'s second array.
+type OutcomeRow<'a> =
+    (i64, i64, Option<&'a str>, Option<u16>, i64, Option<&'a str>, Option<&'a str>, &'static str, i64, i64, bool);
+
+/// Commits one writer turn. Answers, per new event, its row id and `webhook-id`, or None
+/// when its `dedupe_key` was stored before. On an error nothing of the turn is kept.
+pub async fn commit_turn(
+    conn: &mut SqliteConnection,
+    events: &[NewEvent],
+    outcomes: &[Outcome],
+) -> Result<Vec<Option<(i64, String)>>, sqlx::Error> {
+    let ids: Vec<String> = events.iter().map(|_| new_event_id()).collect();
+    let event_rows: Vec<_> =
+        events.iter().zip(&ids).map(|(e, id)| (id, e.user_id, e.kind, &e.payload, &e.dedupe_key, &e.media)).collect();
+    let outcome_rows: Vec<OutcomeRow> = outcomes
+        .iter()
+        .map(|o| {
+            let next_at = match o.next {
+                Next::Retry { at_ms } => at_ms,
+                _ => 0,
+            };
+            let gone = matches!(o.next, Next::Gone);
+            let (url, error, body) = (o.url.as_deref(), o.error.as_deref(), o.response_body.as_deref());
+            (o.id, o.user_id, url, o.status, o.latency_ms, error, body, o.next.state(), o.attempts, next_at, gone)
+        })
+        .collect();
+    let done: Result<Vec<(String, i64)>, sqlx::Error> = sqlx::query_as(TURN)
+        .bind(serde_json::to_string(&event_rows).expect("rows serialise"))
+        .bind(serde_json::to_string(&outcome_rows).expect("rows serialise"))
+        .bind(HELD)
+        .fetch_all(&mut *conn)
+        .await;
+    let stored = match done {
+        Ok(stored) => stored,
+        Err(e) => {
+            // A statement after BEGIN failed: end the transaction it left open.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            return Err(e);
+        }
+    };
+    let mut stored: std::collections::HashMap<String, i64> = stored.into_iter().collect();
+    Ok(ids.into_iter().map(|id| stored.remove(&id).map(|row| (row, id))).collect())
+}
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct DeliveryRow {

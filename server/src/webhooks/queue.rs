@@ -4,7 +4,7 @@
 //! the database (retries, resends) are claimed with SQL when `due_at` says so.
 
 use super::outbox::{Claimed, Outcome};
-use crate::db::outbox::NewEvent;
+use crate::{db::outbox::NewEvent, engine::Ack};
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
@@ -16,9 +16,17 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Work for the writer.
 pub enum Command {
-    Store { events: Vec<NewEvent>, done: oneshot::Sender<Result<(), String>> },
+    /// Events to commit; then `acks` tell the engine they are stored, and `done` the sender.
+    Store {
+        events: Vec<NewEvent>,
+        acks: Vec<Ack>,
+        done: oneshot::Sender<Result<(), String>>,
+    },
     Record(Outcome),
 }
+
+/// Answers once a store is committed (or failed).
+pub type Stored = oneshot::Receiver<Result<(), String>>;
 
 /// An event waiting for its first attempt (or its first after a restart).
 #[derive(Debug)]
@@ -97,18 +105,17 @@ pub fn channel() -> (Outbox, Inbox) {
 }
 
 impl Outbox {
-    /// Commits the events; once this returns Ok they are durable and queued for delivery.
-    /// A repeated `dedupe_key` is stored once (an engine's redelivery is a no-op).
-    pub async fn store(&self, events: Vec<NewEvent>) -> anyhow::Result<()> {
+    /// Sends events to be committed without waiting for the commit, so a session's next
+    /// messages can join the same turn; `acks` are answered once they are durable (and
+    /// dropped if storing failed, so the engine knows). A repeated `dedupe_key` is
+    /// stored once (an engine's redelivery is a no-op).
+    pub async fn send(&self, events: Vec<NewEvent>, acks: Vec<Ack>) -> anyhow::Result<Stored> {
         let (done, stored) = oneshot::channel();
         self.commands
-            .send(Command::Store { events, done })
+            .send(Command::Store { events, acks, done })
             .await
             .map_err(|_| anyhow::anyhow!("the webhook writer is not running"))?;
-        stored
-            .await
-            .map_err(|_| anyhow::anyhow!("the webhook writer stopped"))?
-            .map_err(|e| anyhow::anyhow!("storing events failed: {e}"))
+        Ok(stored)
     }
 
     /// Queues an event its caller committed itself with `db::outbox::insert_held`.

@@ -15,22 +15,39 @@ pub fn new_secret() -> String {
     format!("{PREFIX}{}", STANDARD.encode(bytes))
 }
 
-/// One `v1,…` signature, or None if the secret is not valid base64.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
-    let key = STANDARD.decode(secret.strip_prefix(PREFIX).unwrap_or(secret)).ok()?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).ok()?;
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+/// The key behind a `whsec_…` secret, decoded once and kept with the HMAC state it
+/// starts from, since a user's every delivery is signed with it.
+#[derive(Clone)]
+pub struct Key(Hmac<Sha256>);
+
+impl Key {
+    /// None if the secret is not valid base64.
+    pub fn parse(secret: &str) -> Option<Self> {
+        let key = STANDARD.decode(secret.strip_prefix(PREFIX).unwrap_or(secret)).ok()?;
+        <Hmac<Sha256> as Mac>::new_from_slice(&key).ok().map(Self)
+    }
+
+    /// One `v1,…` signature.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mut mac = self.0.clone();
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    }
 }
 
-/// The `webhook-signature` header: one signature per active secret, space-separated
+/// One `v1,…` signature, or None if the secret is not valid base64.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+    Some(Key::parse(secret)?.sign(id, timestamp, body))
+}
+
+/// The `webhook-signature` header: one signature per active key, space-separated
 /// (during a rotation both the new and the previous secret sign).
-pub fn signature_header(secrets: &[String], id: &str, timestamp: i64, body: &[u8]) -> String {
-    secrets.iter().filter_map(|s| sign(s, id, timestamp, body)).collect::<Vec<_>>().join(" ")
+pub fn signature_header<'a>(keys: impl IntoIterator<Item = &'a Key>, id: &str, timestamp: i64, body: &[u8]) -> String {
+    keys.into_iter().map(|k| k.sign(id, timestamp, body)).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -52,7 +69,8 @@ mod tests {
     #[test]
     fn several_secrets_sign_side_by_side() {
         let (a, b) = (new_secret(), new_secret());
-        let header = signature_header(&[a.clone(), b.clone()], "msg_1", 1, b"{}");
+        let keys = [Key::parse(&a).unwrap(), Key::parse(&b).unwrap()];
+        let header = signature_header(&keys, "msg_1", 1, b"{}");
         let parts: Vec<&str> = header.split(' ').collect();
         assert_eq!(parts, [sign(&a, "msg_1", 1, b"{}").unwrap(), sign(&b, "msg_1", 1, b"{}").unwrap()]);
         assert!(a.starts_with("whsec_") && a.len() > 40);

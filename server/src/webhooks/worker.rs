@@ -241,7 +241,7 @@ impl Worker {
         let mut targets = HashMap::new();
         for event in events {
             if let std::collections::hash_map::Entry::Vacant(slot) = targets.entry(event.user_id) {
-                slot.insert(self.webhooks.target(event.user_id).await?.map(Arc::new));
+                slot.insert(self.webhooks.target(event.user_id).await?);
             }
         }
         Ok(targets)
@@ -325,7 +325,7 @@ impl Worker {
         let url = endpoint(&callback, &event.kind);
         let body = self.body(&event);
         let timestamp = crate::clock::unix_now();
-        let signature = super::signing::signature_header(&target.secrets, &event.event_id, timestamp, body.as_bytes());
+        let signature = super::signing::signature_header(target.keys(), &event.event_id, timestamp, body.as_bytes());
         let mut request = self
             .client
             .post(&url)

@@ -6,13 +6,16 @@
 use super::{
     outbox::{self, Claimed, Next, Outcome},
     queue::{Command, Inbox, Outbox, Signals},
+    Targets,
 };
 use crate::{
     db::{self, outbox::NewEvent},
+    engine::Ack,
     live::Live,
+    metrics::Metrics,
 };
 use serde_json::json;
-use sqlx::SqlitePool;
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,6 +25,9 @@ const TURN: usize = 2048;
 pub struct Writer {
     pool: SqlitePool,
     live: Live,
+    metrics: Arc<Metrics>,
+    /// Told when an endpoint answered 410 Gone.
+    targets: Arc<Targets>,
     commands: mpsc::Receiver<Command>,
     /// To pass committed events on to the worker.
     outbox: Outbox,
@@ -29,39 +35,88 @@ pub struct Writer {
 }
 
 type Stored = Vec<Option<(i64, String)>>;
+type Done = oneshot::Sender<Result<(), String>>;
+
+/// A writer started with [`Writer::spawn`].
+pub struct Running {
+    stop: oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops after the current turn's statement; an unfinished turn is rolled back.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
+    }
+}
 
 impl Writer {
     /// Takes the command end of `inbox`.
-    pub fn new(pool: SqlitePool, live: Live, inbox: &mut Inbox) -> Option<Self> {
+    pub fn new(
+        pool: SqlitePool,
+        live: Live,
+        metrics: Arc<Metrics>,
+        targets: Arc<Targets>,
+        inbox: &mut Inbox,
+    ) -> Option<Self> {
         let commands = inbox.commands.take()?;
-        Some(Self { pool, live, commands, outbox: inbox.outbox.clone(), signals: inbox.signals.clone() })
+        let (outbox, signals) = (inbox.outbox.clone(), inbox.signals.clone());
+        Some(Self { pool, live, metrics, targets, commands, outbox, signals })
     }
 
-    /// Runs until the task is aborted.
-    pub async fn run(mut self) {
+    /// Runs on a thread of its own, so its turns do not queue behind the HTTP work on
+    /// the shared runtime: each statement is a hand-off to sqlx-sqlite's thread and back,
+    /// and on a busy runtime every "back" waited behind hundreds of other tasks.
+    pub fn spawn(self) -> Running {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("webhook-writer".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(async move {
+                        tokio::select! {
+                            _ = self.run() => {}
+                            _ = stopped => {}
+                        }
+                    }),
+                    Err(e) => tracing::error!(error = %e, "could not start the webhook writer"),
+                }
+            })
+            .expect("a thread for the webhook writer");
+        Running { stop, thread }
+    }
+
+    async fn run(mut self) {
+        let mut conn = None;
         let mut batch = Vec::with_capacity(TURN);
         while self.commands.recv_many(&mut batch, TURN).await > 0 {
             let mut events = Vec::new();
-            let mut acks: Vec<(usize, oneshot::Sender<Result<(), String>>)> = Vec::new();
+            let mut stores: Vec<(Vec<Ack>, Done)> = Vec::new();
             let mut outcomes = Vec::new();
             for command in batch.drain(..) {
                 match command {
-                    Command::Store { events: mut e, done } => {
-                        acks.push((e.len(), done));
+                    Command::Store { events: mut e, acks, done } => {
+                        stores.push((acks, done));
                         events.append(&mut e);
                     }
                     Command::Record(o) => outcomes.push(o),
                 }
             }
-            let (stored, recorded) = match commit(&self.pool, &events, &outcomes).await {
+            // Marked before the commit, so no attempt after it still goes to a gone endpoint.
+            let gone: Vec<i64> = outcomes.iter().filter(|o| matches!(o.next, Next::Gone)).map(|o| o.user_id).collect();
+            gone.iter().for_each(|user| self.targets.mark_gone(*user));
+            let (stored, recorded) = match self.commit(&mut conn, &events, &outcomes).await {
                 Ok(stored) => (Ok(stored), outcomes),
                 // Apart, so one bad part cannot fail the other.
                 Err(e) => {
                     tracing::warn!(error = %e, "writing webhook events and outcomes failed; writing them apart");
-                    let stored = commit(&self.pool, &events, &[]).await.map_err(|e| e.to_string());
-                    (stored, self.record_one_by_one(outcomes).await)
+                    let stored = self.commit(&mut conn, &events, &[]).await.map_err(|e| e.to_string());
+                    (stored, self.record_one_by_one(&mut conn, outcomes).await)
                 }
             };
+            let events_count = events.len();
             match stored {
                 Ok(stored) => {
                     for (event, row) in events.into_iter().zip(stored) {
@@ -77,27 +132,63 @@ impl Writer {
                             });
                         }
                     }
-                    for (_, done) in acks {
+                    for _ in 0..events_count {
+                        self.metrics.message_recorded();
+                    }
+                    for (acks, done) in stores {
+                        acks.into_iter().for_each(|ack| {
+                            let _ = ack.send(());
+                        });
                         let _ = done.send(Ok(()));
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not store webhook events");
-                    for (_, done) in acks {
+                    // The acks are dropped: the engine learns the events were not stored.
+                    for (_, done) in stores {
                         let _ = done.send(Err(e.clone()));
                     }
+                }
+            }
+            for user in gone {
+                if !recorded.iter().any(|o| o.user_id == user && matches!(o.next, Next::Gone)) {
+                    self.targets.forget(user);
                 }
             }
             self.announce(&recorded);
         }
     }
 
+    /// One transaction, on the writer's own connection (opened on first use, and again
+    /// after an error): a pooled one would be checked on every acquire, and would keep
+    /// the pool from closing.
+    async fn commit(
+        &self,
+        conn: &mut Option<SqliteConnection>,
+        events: &[NewEvent],
+        outcomes: &[Outcome],
+    ) -> Result<Stored, sqlx::Error> {
+        if events.is_empty() && outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _turn = db::write_turn().await;
+        let connection = match conn {
+            Some(c) => c,
+            None => conn.insert(self.pool.connect_options().connect().await?),
+        };
+        let done = outbox::commit_turn(connection, events, outcomes).await;
+        if done.is_err() {
+            *conn = None;
+        }
+        done
+    }
+
     /// An outcome that still fails is dropped; its event is made due again, so it is
     /// attempted again (at-least-once holds; if even that fails, the next start does it).
-    async fn record_one_by_one(&self, outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    async fn record_one_by_one(&self, conn: &mut Option<SqliteConnection>, outcomes: Vec<Outcome>) -> Vec<Outcome> {
         let mut recorded = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            match commit(&self.pool, &[], std::slice::from_ref(&outcome)).await {
+            match self.commit(conn, &[], std::slice::from_ref(&outcome)).await {
                 Ok(_) => recorded.push(outcome),
                 Err(e) => {
                     tracing::error!(event = outcome.id, error = %e, "could not record a webhook outcome");
@@ -138,17 +229,4 @@ impl Writer {
             signals.wake.notify_one();
         }
     }
-}
-
-/// One transaction: the new events (held for the worker) and the outcomes.
-async fn commit(pool: &SqlitePool, events: &[NewEvent], outcomes: &[Outcome]) -> Result<Stored, sqlx::Error> {
-    if events.is_empty() && outcomes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let _turn = db::write_turn().await;
-    let mut tx = pool.begin().await?;
-    let stored = if events.is_empty() { Vec::new() } else { db::outbox::insert_held(&mut tx, events).await? };
-    outbox::record(&mut tx, outcomes).await?;
-    tx.commit().await?;
-    Ok(stored)
 }
