@@ -10,6 +10,10 @@
 //! cargo run --release -p bench -- sqlcost
 //! ```
 
+/// The allocator the `wa-gateway` binary ships with, so figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod auth;
 mod engines;
 mod load;

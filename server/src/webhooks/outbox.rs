@@ -50,7 +50,7 @@ pub async fn load(pool: &SqlitePool, ids: &[i64]) -> Result<Vec<Claimed>, sqlx::
 /// in-flight cap (so one slow receiver cannot take every delivery slot).
 ///
 /// A lease also moves the event's due time to the lease's end: leased events leave the
-/// due range of the `(state, next_attempt_at, id)` index, so a claim reads only what it
+/// due range of the partial `webhook_events_due` index, so a claim reads only what it
 /// takes, however long the backlog; an attempt that never reports back falls due again.
 pub async fn claim(
     pool: &SqlitePool,
@@ -61,23 +61,23 @@ pub async fn claim(
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let saturated = serde_json::to_string(saturated_users).expect("ids serialise");
     let _turn = crate::db::write_turn().await;
-    let mut rows: Vec<Claimed> = sqlx::query_as(
-        "UPDATE webhook_events SET lease_until = ?1, next_attempt_at = ?1 WHERE id IN ( \
-           SELECT id FROM webhook_events \
-           WHERE state = 'pending' AND next_attempt_at <= ?2 \
-             AND user_id NOT IN (SELECT value FROM json_each(?3)) \
-           ORDER BY next_attempt_at, id LIMIT ?4) \
-         RETURNING id, event_id, user_id, kind, payload, media, attempts",
-    )
-    .bind(lease_until)
-    .bind(now_ms)
-    .bind(saturated)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let mut rows: Vec<Claimed> =
+        sqlx::query_as(CLAIM).bind(lease_until).bind(now_ms).bind(saturated).bind(limit).fetch_all(pool).await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
+
+/// The due events, from the partial index `webhook_events_due` (its WHERE terms repeated
+/// word for word, or SQLite does not use it).
+const CLAIM: &str = "UPDATE webhook_events SET lease_until = ?1, next_attempt_at = ?1 WHERE id IN ( \
+       SELECT id FROM webhook_events \
+       WHERE state = 'pending' AND next_attempt_at < 9223372036854775807 AND next_attempt_at <= ?2 \
+         AND user_id NOT IN (SELECT value FROM json_each(?3)) \
+       ORDER BY next_attempt_at, id LIMIT ?4) \
+     RETURNING id, event_id, user_id, kind, payload, media, attempts";
+
+const NEXT_DUE: &str = "SELECT MIN(next_attempt_at) FROM webhook_events \
+     WHERE state = 'pending' AND next_attempt_at < 9223372036854775807";
 
 /// Gives events back unattempted (claimed over a user's cap), due at once.
 pub async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<(), sqlx::Error> {
@@ -95,12 +95,7 @@ pub async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<(), sqlx::Error> 
 
 /// When the next pending event not held in memory falls due (unix ms), if any.
 pub async fn next_due(pool: &SqlitePool) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM webhook_events WHERE state = 'pending' AND next_attempt_at < ?",
-    )
-    .bind(HELD)
-    .fetch_one(pool)
-    .await
+    sqlx::query_scalar(NEXT_DUE).fetch_one(pool).await
 }
 
 /// What an attempt led to.
@@ -334,4 +329,28 @@ pub async fn prune(pool: &SqlitePool, older_than_hours: u64) -> Result<u64, sqlx
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without its WHERE terms word for word, SQLite would scan the table per claim.
+    #[tokio::test]
+    async fn due_queries_read_the_partial_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::for_tests(dir.path());
+        let pool = crate::open_database(&config).await.unwrap();
+        assert_eq!(HELD, i64::MAX, "the index's literal is i64::MAX");
+        for sql in [CLAIM, NEXT_DUE] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            let steps: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+            assert!(steps.iter().any(|s| s.contains("INDEX webhook_events_due")), "{sql}: {steps:?}");
+            assert!(!steps.iter().any(|s| s.starts_with("SCAN webhook_events")), "{sql}: {steps:?}");
+        }
+    }
 }
