@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p bench -- auth [--seconds 5] [--concurrency 16]
 //! cargo run --release -p bench -- sessions [--sizes 1000,10000] [--sockets 1000]
-//! cargo run --release -p bench -- webhooks [--events 20000] [--users 4] [--rate 2000]
+//! cargo run --release -p bench -- webhooks [--events 20000] [--users 4] [--rate 2000] [--injectors 32]
 //! cargo run --release -p bench -- engines [--sizes 100,1000]
 //! cargo run --release -p bench -- sqlcost
 //! ```
@@ -31,6 +31,8 @@ pub struct Options {
     pub events: usize,
     pub users: usize,
     pub rate: f64,
+    /// Messages injected concurrently (each waits until the gateway stored it).
+    pub injectors: usize,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -42,6 +44,7 @@ fn parse(args: &[String]) -> Result<Options> {
         events: 20_000,
         users: 4,
         rate: 2000.0,
+        injectors: 32,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -54,6 +57,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--events" => opts.events = value()?.parse()?,
             "--users" => opts.users = value()?.parse()?,
             "--rate" => opts.rate = value()?.parse()?,
+            "--injectors" => opts.injectors = value()?.parse()?,
             other => bail!("unknown option {other}"),
         }
     }

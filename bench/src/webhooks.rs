@@ -92,7 +92,7 @@ async fn through_gateway(opts: &Options, total: usize, rate: Option<f64>) -> Res
     let sim = state.sim.clone().expect("sim");
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let started = Instant::now();
-    let injectors = 32;
+    let injectors = opts.injectors.max(1);
     let mut tasks = Vec::new();
     for k in 0..injectors {
         let (sim, sent_at) = (sim.clone(), sent_at.clone());

@@ -207,8 +207,11 @@ impl Worker {
             }
         }
         if !over_cap.is_empty() {
-            outbox::release(self.webhooks.pool(), &over_cap).await?;
-            self.signals.due_by(0);
+            // If this fails, their leases run out and they fall due again.
+            match outbox::release(self.webhooks.pool(), &over_cap).await {
+                Ok(()) => self.signals.due_by(0),
+                Err(e) => tracing::warn!(error = %e, "could not give back webhook events over a user's cap"),
+            }
         }
         let targets = match self.targets(&events).await {
             Ok(targets) => targets,
