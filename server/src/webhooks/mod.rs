@@ -48,10 +48,26 @@ pub enum OutboundAuth {
     Bearer { token: String },
 }
 
+/// An endpoint parsed once per user (the HTTP client would parse the text per request).
+#[derive(Clone)]
+pub struct Endpoint {
+    pub url: reqwest::Url,
+    pub text: String,
+}
+
+impl Endpoint {
+    fn parse(callback: &str, kind: &str) -> Option<Self> {
+        let text = worker::endpoint(callback, kind);
+        Some(Self { url: reqwest::Url::parse(&text).ok()?, text })
+    }
+}
+
 /// What a user has set for deliveries, as the worker needs it.
 #[derive(Clone)]
 pub struct Target {
     pub callback_url: Option<String>,
+    /// `{callback_url}/message` and `/session`; None if the URL does not parse.
+    pub endpoints: Option<(Endpoint, Endpoint)>,
     key: signing::Key,
     /// The previous secret's key and until when (unix s) it still signs.
     previous: Option<(signing::Key, i64)>,
@@ -60,6 +76,10 @@ pub struct Target {
 }
 
 impl Target {
+    pub fn endpoint(&self, kind: &str) -> Option<&Endpoint> {
+        self.endpoints.as_ref().map(|(message, session)| if kind == "session" { session } else { message })
+    }
+
     /// The keys that sign now: the current one, and the previous one during its overlap.
     pub fn keys(&self) -> impl Iterator<Item = &signing::Key> {
         let now = unix_now();
@@ -300,7 +320,10 @@ impl Webhooks {
             ("bearer", _, Some(token)) => OutboundAuth::Bearer { token },
             _ => OutboundAuth::None,
         };
-        let target = Arc::new(Target { callback_url, key, previous, gone, auth });
+        let endpoints = callback_url
+            .as_deref()
+            .and_then(|c| Some((Endpoint::parse(c, "message")?, Endpoint::parse(c, "session")?)));
+        let target = Arc::new(Target { callback_url, endpoints, key, previous, gone, auth });
         Ok(Some(self.targets.keep(user_id, target, read_at)))
     }
 

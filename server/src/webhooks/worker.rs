@@ -315,23 +315,26 @@ impl Worker {
             attempts: event.attempts,
             next: Next::Skipped,
         };
-        let Some(callback) = target.as_ref().and_then(|t| t.callback_url.clone()) else {
+        let Some(target) = target.filter(|t| t.callback_url.is_some()) else {
             outcome.error = Some("no callback URL configured".into());
             return outcome;
         };
-        let target = target.expect("checked above");
         if target.gone {
             outcome.error = Some("the endpoint answered 410 Gone; set a new callback URL or resend".into());
             outcome.next = Next::Failed;
             return outcome;
         }
-        let url = endpoint(&callback, &event.kind);
+        let Some(endpoint) = target.endpoint(&event.kind) else {
+            outcome.error = Some("the callback URL is not a valid URL".into());
+            outcome.next = Next::Failed;
+            return outcome;
+        };
         let body = self.body(&event);
         let timestamp = crate::clock::unix_now();
         let signature = super::signing::signature_header(target.keys(), &event.event_id, timestamp, body.as_bytes());
         let mut request = self
             .client
-            .post(&url)
+            .post(endpoint.url.clone())
             .timeout(self.config.timeout)
             .header("content-type", "application/json")
             .header("webhook-id", &event.event_id)
@@ -343,7 +346,7 @@ impl Worker {
             OutboundAuth::Basic { username, password } => request.basic_auth(username, Some(password)),
             OutboundAuth::Bearer { token } => request.bearer_auth(token),
         };
-        outcome.url = Some(url);
+        outcome.url = Some(endpoint.text.clone());
         outcome.attempts = attempts;
         let started = Instant::now();
         let result = request.send().await;

@@ -16,11 +16,16 @@ use crate::{
 };
 use serde_json::json;
 use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, oneshot};
 
 /// Commands taken per turn.
 const TURN: usize = 2048;
+/// After a turn of at least `GATHER_AFTER` commands, a turn of fewer than
+/// `GATHER_UP_TO` waits `GATHER_FOR` for more (on this thread only).
+const GATHER_AFTER: usize = 8;
+const GATHER_UP_TO: usize = 64;
+const GATHER_FOR: Duration = Duration::from_micros(300);
 
 pub struct Writer {
     pool: SqlitePool,
@@ -91,7 +96,19 @@ impl Writer {
     async fn run(mut self) {
         let mut conn = None;
         let mut batch = Vec::with_capacity(TURN);
+        let mut last_turn = 0;
         while self.commands.recv_many(&mut batch, TURN).await > 0 {
+            if last_turn >= GATHER_AFTER && batch.len() < GATHER_UP_TO {
+                // Busy: let the turn fill a little; every commit rewrites the same pages.
+                std::thread::sleep(GATHER_FOR);
+                while batch.len() < TURN {
+                    match self.commands.try_recv() {
+                        Ok(command) => batch.push(command),
+                        Err(_) => break,
+                    }
+                }
+            }
+            last_turn = batch.len();
             let mut events = Vec::new();
             let mut stores: Vec<(Vec<Ack>, Done)> = Vec::new();
             let mut outcomes = Vec::new();
