@@ -371,3 +371,72 @@ async fn deleting_a_user_mid_delivery_does_not_block_other_deliveries() {
     ok.wait_for("/session", 2).await;
     wait_deliveries(&app, &pia, "", |items| items.len() == 2 && items.iter().all(|d| d["state"] == "delivered")).await;
 }
+
+/// Delivery settings are cached per user after the first delivery: every change must
+/// reach the very next one.
+#[tokio::test]
+async fn settings_changed_after_a_delivery_apply_to_the_next_one() {
+    let (first, second) = (Receiver::start(Behavior::Ok).await, Receiver::start(Behavior::Ok).await);
+    let app = TestApp::spawn().await;
+    let lou = linked_user(&app, "lou", &first.url).await;
+    let message = |text: &str, id: &str| json!({"from": "6287777777777", "text": text, "id": id});
+    inject(&app, "lou", message("warm", "W1")).await;
+    let hit = first.wait_for("/message", 1).await.remove(0);
+    assert_eq!(hit.header("authorization"), "", "no outbound auth yet");
+
+    let r =
+        app.call(Method::PUT, "/dashboard/webhook-auth", &lou, Some(json!({"kind": "bearer", "token": "t1"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    inject(&app, "lou", message("with auth", "W2")).await;
+    let hit = first.wait_for("/message", 2).await.remove(1);
+    assert_eq!(hit.header("authorization"), "Bearer t1");
+
+    let old = app.get("/dashboard/webhook-secret", &lou).await.body["data"]["secret"].as_str().unwrap().to_owned();
+    let new =
+        app.post("/dashboard/webhook-secret/rotate", &lou).await.body["data"]["secret"].as_str().unwrap().to_owned();
+    inject(&app, "lou", message("rotated", "W3")).await;
+    let hit = first.wait_for("/message", 3).await.remove(2);
+    assert_eq!(hit.header("webhook-signature").split(' ').count(), 2, "the new and the previous secret sign");
+    standardwebhooks::Webhook::new(&new).unwrap().verify(&hit.body, &hit.headers).unwrap();
+    standardwebhooks::Webhook::new(&old).unwrap().verify(&hit.body, &hit.headers).unwrap();
+
+    let r = app.call(Method::PUT, "/dashboard/callback", &lou, Some(json!({"callback_url": second.url}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    inject(&app, "lou", message("moved", "W4")).await;
+    assert_eq!(second.wait_for("/message", 1).await[0].json()["message"], "moved");
+    assert_eq!(first.hits().iter().filter(|h| h.path.ends_with("/message")).count(), 3, "nothing more to the old URL");
+}
+
+/// Events waiting in memory for their first attempt when the gateway stops are queued
+/// again at the next start, oldest first, with the same `webhook-id`.
+#[tokio::test]
+async fn events_waiting_in_memory_survive_a_restart_in_order() {
+    let hang = Receiver::start(Behavior::Hang).await;
+    let app = TestApp::spawn_with(|c| {
+        c.webhook_per_user_concurrency = 1;
+        c.webhook_timeout_ms = 10_000;
+    })
+    .await;
+    // Linked before the callback is set, so no session event stands in the way.
+    app.create_user("max", "max-pw").await;
+    let max = basic("max", "max-pw");
+    app.link(&max, "max", "6281234567890").await;
+    let r = app.call(Method::PUT, "/dashboard/callback", &max, Some(json!({"callback_url": hang.url}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for i in 0..3 {
+        inject(&app, "max", json!({"from": "6288888888888", "text": format!("r{i}"), "id": format!("R{i}")})).await;
+    }
+    // r0 hangs in flight; r1 and r2 wait behind it (one attempt at a time for this user).
+    let first = hang.wait_for("/message", 1).await.remove(0);
+    let ok = Receiver::start(Behavior::Ok).await;
+    let r = app.call(Method::PUT, "/dashboard/callback", &max, Some(json!({"callback_url": ok.url}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let app = app.restart().await;
+    let hits = ok.wait_for("/message", 3).await;
+    let texts: Vec<Value> = hits.iter().map(|h| h.json()["message"].clone()).collect();
+    assert_eq!(texts, ["r0", "r1", "r2"], "queued again in event order");
+    assert_eq!(hits[0].header("webhook-id"), first.header("webhook-id"), "the same event, not a new one");
+    let delivered =
+        |items: &[Value]| items.iter().filter(|d| d["kind"] == "message" && d["state"] == "delivered").count() == 3;
+    wait_deliveries(&app, &max, "", delivered).await;
+}
