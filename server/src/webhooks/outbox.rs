@@ -140,13 +140,14 @@ pub struct Outcome {
 /// One writer turn as one statement string: one hand-off to sqlx-sqlite's thread and one
 /// prepared statement, cached for every turn, however many events and outcomes it
 /// carries (they come as two JSON arrays of rows). New events are added held for their
-/// first attempt (a repeated `dedupe_key` is skipped and returns no row); an outcome
-/// whose event is gone (its user was deleted mid-attempt) logs nothing.
+/// first attempt; one with a repeated `dedupe_key`, or of a user deleted meanwhile, is
+/// skipped and returns no row (so it cannot fail the other users' events of the turn).
+/// An outcome whose event is gone (its user was deleted mid-attempt) logs nothing.
 const TURN: &str = "BEGIN IMMEDIATE; \
     INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at, lease_until) \
       SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, ?3, ?3 \
-      FROM json_each(jsonb(?1)) AS j WHERE true ORDER BY j.key \
-      ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id; \
+      FROM json_each(jsonb(?1)) AS j WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = j.value ->> 1) \
+      ORDER BY j.key ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id; \
     INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
       SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6 \
       FROM json_each(jsonb(?2)) AS j \
@@ -165,7 +166,7 @@ type OutcomeRow<'a> =
     (i64, i64, Option<&'a str>, Option<u16>, i64, Option<&'a str>, Option<&'a str>, &'static str, i64, i64, bool);
 
 /// Commits one writer turn. Answers, per new event, its row id and `webhook-id`, or None
-/// when its `dedupe_key` was stored before. On an error nothing of the turn is kept.
+/// when it was skipped (see [`TURN`]). On an error nothing of the turn is kept.
 pub async fn commit_turn(
     conn: &mut SqliteConnection,
     events: &[NewEvent],
@@ -352,5 +353,36 @@ mod tests {
             assert!(steps.iter().any(|s| s.contains("INDEX webhook_events_due")), "{sql}: {steps:?}");
             assert!(!steps.iter().any(|s| s.starts_with("SCAN webhook_events")), "{sql}: {steps:?}");
         }
+    }
+
+    /// One turn carries many users' events: a deleted user's or a repeated one must not
+    /// fail the others.
+    #[tokio::test]
+    async fn a_turn_skips_events_it_cannot_keep_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::for_tests(dir.path());
+        let pool = crate::open_database(&config).await.unwrap();
+        let user: i64 =
+            sqlx::query_scalar("INSERT INTO users (username, password_hash) VALUES ('u', 'x') RETURNING id")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let event = |user_id: i64, key: &str| NewEvent {
+            user_id,
+            kind: "message",
+            payload: "{}".into(),
+            dedupe_key: Some(key.into()),
+            media: None,
+        };
+        let mut conn = pool.acquire().await.unwrap();
+        let turn = [event(user, "a"), event(user + 99, "b"), event(user, "a"), event(user, "c")];
+        let stored = commit_turn(&mut conn, &turn, &[]).await.unwrap();
+        let kept: Vec<bool> = stored.iter().map(Option::is_some).collect();
+        assert_eq!(kept, [true, false, false, true], "a deleted user's and a repeated event are skipped");
+        let held: Vec<(i64, i64)> = sqlx::query_as("SELECT user_id, lease_until FROM webhook_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(held, [(user, HELD), (user, HELD)]);
     }
 }
