@@ -54,20 +54,27 @@ pub async fn checkpoints(pool: SqlitePool) {
     let mut conn = None;
     loop {
         tick.tick().await;
-        let connection = match &mut conn {
-            Some(c) => c,
-            None => match pool.connect_options().connect().await {
-                Ok(c) => conn.insert(c),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot open a connection for checkpoints");
-                    continue;
-                }
-            },
+        let done = match own_connection(&pool, &mut conn).await {
+            Ok(c) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(c).await.map(|_| ()),
+            Err(e) => Err(e),
         };
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut *connection).await {
+        if let Err(e) = done {
             tracing::warn!(error = %e, "checkpoint failed");
             conn = None;
         }
+    }
+}
+
+/// A connection of the caller's own, outside the pool (so it is not checked on every
+/// acquire and does not keep the pool from closing): opened with the pool's options on
+/// first use, and again after the caller dropped it (set `slot` to None after an error).
+pub async fn own_connection<'a>(
+    pool: &SqlitePool,
+    slot: &'a mut Option<sqlx::SqliteConnection>,
+) -> Result<&'a mut sqlx::SqliteConnection, sqlx::Error> {
+    match slot {
+        Some(c) => Ok(c),
+        None => Ok(slot.insert(pool.connect_options().connect().await?)),
     }
 }
 
@@ -437,8 +444,7 @@ pub mod session_events {
 
 /// The durable event outbox (`webhook_events`), written inside the caller's transaction.
 pub mod outbox {
-    use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-    use std::collections::HashMap;
+    use sqlx::SqliteConnection;
 
     /// The due time and lease of an event the gateway holds in memory for its first
     /// attempt: out of every SQL claim's range. A crash leaves it leased, and the next
@@ -455,39 +461,25 @@ pub mod outbox {
         pub media: Option<String>,
     }
 
-    /// Rows per statement: 8 bound values each, far below SQLite's limit of 32,766.
-    const CHUNK: usize = 128;
-
-    /// Adds events, held for their first attempt, in order, with one statement per
-    /// [`CHUNK`] events (each statement is a thread hand-off in sqlx-sqlite). Answers, per
-    /// event, its row id and `webhook-id`, or None when its `dedupe_key` was stored before.
-    pub async fn insert_held(
-        conn: &mut SqliteConnection,
-        events: &[NewEvent],
-    ) -> Result<Vec<Option<(i64, String)>>, sqlx::Error> {
-        let ids: Vec<String> = events.iter().map(|_| new_event_id()).collect();
-        let mut stored: HashMap<String, i64> = HashMap::with_capacity(events.len());
-        for (chunk, ids) in events.chunks(CHUNK).zip(ids.chunks(CHUNK)) {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at, \
-                 lease_until) ",
-            );
-            query.push_values(chunk.iter().zip(ids), |mut row, (e, id)| {
-                row.push_bind(id.as_str())
-                    .push_bind(e.user_id)
-                    .push_bind(e.kind)
-                    .push_bind(e.payload.as_str())
-                    .push_bind(e.dedupe_key.as_deref())
-                    .push_bind(e.media.as_deref())
-                    .push_bind(HELD)
-                    .push_bind(HELD);
-            });
-            // RETURNING rows come in no promised order: match them by `webhook-id`.
-            query.push(" ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id");
-            let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await?;
-            stored.extend(rows);
-        }
-        Ok(ids.into_iter().map(|id| stored.remove(&id).map(|row| (row, id))).collect())
+    /// Adds one event held for its first attempt, inside the caller's transaction (the
+    /// writer adds its turns with `webhooks::outbox::commit_turn`). Answers its row id and
+    /// `webhook-id`, or None when its `dedupe_key` was stored before.
+    pub async fn insert_held(conn: &mut SqliteConnection, e: &NewEvent) -> Result<Option<(i64, String)>, sqlx::Error> {
+        let event_id = new_event_id();
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at, \
+             lease_until) VALUES (?, ?, ?, ?, ?, ?, ?7, ?7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind(&event_id)
+        .bind(e.user_id)
+        .bind(e.kind)
+        .bind(&e.payload)
+        .bind(&e.dedupe_key)
+        .bind(&e.media)
+        .bind(HELD)
+        .fetch_optional(conn)
+        .await?;
+        Ok(id.map(|id| (id, event_id)))
     }
 
     /// Time-ordered (UUIDv7), so new ids append to the unique index instead of landing

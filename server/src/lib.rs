@@ -99,6 +99,8 @@ pub struct Gateway {
     state: AppState,
     listener: TcpListener,
     worker: Arc<webhooks::worker::Worker>,
+    /// Committed events, for the worker.
+    fresh: tokio::sync::mpsc::UnboundedReceiver<webhooks::queue::Queued>,
     writer: webhooks::writer::Writer,
 }
 
@@ -125,7 +127,7 @@ impl Gateway {
         let schedule = webhooks::parse_schedule(&config.webhook_retry_schedule).map_err(anyhow::Error::msg)?;
         let live = live::Live::new();
         let metrics = Arc::new(metrics::Metrics::new());
-        let (outbox, mut inbox) = webhooks::queue::channel();
+        let (outbox, writer_inbox, worker_inbox) = webhooks::queue::channel();
         let sessions = sessions::Sessions::new(
             engine,
             pool.clone(),
@@ -165,7 +167,7 @@ impl Gateway {
             )
             .await?,
         );
-        let worker = webhooks::worker::Worker::new(
+        let (worker, fresh) = webhooks::worker::Worker::new(
             webhooks.clone(),
             webhooks::worker::WorkerConfig {
                 schedule,
@@ -173,10 +175,9 @@ impl Gateway {
                 concurrency: config.webhook_concurrency.max(1),
                 per_user: config.webhook_per_user_concurrency.max(1),
             },
-            &mut inbox,
+            worker_inbox,
         )?;
-        let writer = webhooks::writer::Writer::new(pool.clone(), live.clone(), metrics.clone(), targets, &mut inbox)
-            .expect("a new inbox has its command end");
+        let writer = webhooks::writer::Writer::new(pool.clone(), live.clone(), metrics.clone(), targets, writer_inbox);
         let leptos = LeptosOptions::builder()
             .output_name("wa-gateway")
             .site_root(config.site_root.to_string_lossy().as_ref())
@@ -198,7 +199,7 @@ impl Gateway {
             config: Arc::new(config),
             leptos,
         };
-        Ok(Self { state, listener, worker, writer })
+        Ok(Self { state, listener, worker, fresh, writer })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -226,7 +227,7 @@ impl Gateway {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let checkpoints = tokio::spawn(db::checkpoints(self.state.pool.clone()));
         let writer = self.writer.spawn();
-        let deliveries = tokio::spawn(self.worker.clone().run());
+        let deliveries = tokio::spawn(self.worker.clone().run(self.fresh));
         let sessions = self.state.sessions.clone();
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;

@@ -77,8 +77,8 @@ impl Metrics {
         self.engine_events.get_or_create(&KindLabel { kind }).inc();
     }
 
-    pub fn message_recorded(&self) {
-        self.messages.inc();
+    pub fn messages_recorded(&self, n: u64) {
+        self.messages.inc_by(n);
     }
 
     /// Renders the text exposition, with session gauges set from `counts` first.

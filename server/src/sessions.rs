@@ -596,18 +596,10 @@ impl Sessions {
                 dedupe_key: None,
                 media: None,
             };
-            let stored = db::outbox::insert_held(&mut tx, std::slice::from_ref(&event)).await?;
+            let stored = db::outbox::insert_held(&mut tx, &event).await?;
             tx.commit().await?;
-            if let Some(Some((id, event_id))) = stored.into_iter().next() {
-                self.outbox.hand(Claimed {
-                    id,
-                    event_id,
-                    user_id: s.user_id,
-                    kind: event.kind.to_owned(),
-                    payload: event.payload,
-                    media: None,
-                    attempts: 0,
-                });
+            if let Some((id, event_id)) = stored {
+                self.outbox.hand(Claimed::fresh(event, id, event_id));
             }
         } else {
             tx.commit().await?;

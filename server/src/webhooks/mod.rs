@@ -62,12 +62,36 @@ impl Endpoint {
     }
 }
 
+/// A user's callback URL as the worker needs it.
+#[derive(Clone)]
+pub enum Callback {
+    Unset,
+    /// Stored, but not a URL the HTTP client accepts.
+    Invalid,
+    Set(Box<Endpoints>),
+}
+
+/// `{callback_url}/message` and `/session`.
+#[derive(Clone)]
+pub struct Endpoints {
+    pub message: Endpoint,
+    pub session: Endpoint,
+}
+
+impl Callback {
+    fn parse(callback: Option<&str>) -> Self {
+        let Some(c) = callback else { return Self::Unset };
+        match (Endpoint::parse(c, "message"), Endpoint::parse(c, "session")) {
+            (Some(message), Some(session)) => Self::Set(Box::new(Endpoints { message, session })),
+            _ => Self::Invalid,
+        }
+    }
+}
+
 /// What a user has set for deliveries, as the worker needs it.
 #[derive(Clone)]
 pub struct Target {
-    pub callback_url: Option<String>,
-    /// `{callback_url}/message` and `/session`; None if the URL does not parse.
-    pub endpoints: Option<(Endpoint, Endpoint)>,
+    pub callback: Callback,
     key: signing::Key,
     /// The previous secret's key and until when (unix s) it still signs.
     previous: Option<(signing::Key, i64)>,
@@ -76,10 +100,6 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn endpoint(&self, kind: &str) -> Option<&Endpoint> {
-        self.endpoints.as_ref().map(|(message, session)| if kind == "session" { session } else { message })
-    }
-
     /// The keys that sign now: the current one, and the previous one during its overlap.
     pub fn keys(&self) -> impl Iterator<Item = &signing::Key> {
         let now = unix_now();
@@ -320,10 +340,8 @@ impl Webhooks {
             ("bearer", _, Some(token)) => OutboundAuth::Bearer { token },
             _ => OutboundAuth::None,
         };
-        let endpoints = callback_url
-            .as_deref()
-            .and_then(|c| Some((Endpoint::parse(c, "message")?, Endpoint::parse(c, "session")?)));
-        let target = Arc::new(Target { callback_url, endpoints, key, previous, gone, auth });
+        let callback = Callback::parse(callback_url.as_deref());
+        let target = Arc::new(Target { callback, key, previous, gone, auth });
         Ok(Some(self.targets.keep(user_id, target, read_at)))
     }
 

@@ -1,7 +1,7 @@
 //! The one API over the `webhook_events` outbox: recover held events, claim due ones
 //! under a lease, record attempt outcomes in batches, resend, and list deliveries.
-//! Events are added by `db::outbox::insert_held` (through the `writer`, or inside the
-//! transaction of the session change they come from).
+//! Events are added by the `writer`'s turns ([`commit_turn`]), or by
+//! `db::outbox::insert_held` inside the transaction of the session change they come from.
 
 use crate::db::outbox::{new_event_id, NewEvent, HELD};
 use serde::Serialize;
@@ -17,6 +17,15 @@ pub struct Claimed {
     pub payload: String,
     pub media: Option<String>,
     pub attempts: i64,
+}
+
+impl Claimed {
+    /// An event just committed (row id and `webhook-id` as the insert answered), ready
+    /// for its first attempt.
+    pub fn fresh(event: NewEvent, id: i64, event_id: String) -> Self {
+        let NewEvent { user_id, kind, payload, media, .. } = event;
+        Self { id, event_id, user_id, kind: kind.to_owned(), payload, media, attempts: 0 }
+    }
 }
 
 /// After a crash (or a stop) no attempt is in flight: every leased event, including

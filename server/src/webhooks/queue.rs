@@ -82,26 +82,31 @@ pub struct Outbox {
     signals: Arc<Signals>,
 }
 
-/// The receiving ends, for the writer and the worker.
-pub struct Inbox {
-    /// Taken by the writer.
-    pub commands: Option<mpsc::Receiver<Command>>,
-    /// Taken by the worker.
-    pub fresh: Option<mpsc::UnboundedReceiver<Queued>>,
-    pub signals: Arc<Signals>,
-    /// For the writer to pass committed events on, and the worker to send outcomes.
+/// The writer's end: the commands, and what it needs to pass committed events on.
+pub struct WriterInbox {
+    pub commands: mpsc::Receiver<Command>,
     pub outbox: Outbox,
+    pub signals: Arc<Signals>,
+}
+
+/// The worker's end: committed events, and where outcomes go.
+pub struct WorkerInbox {
+    pub fresh: mpsc::UnboundedReceiver<Queued>,
+    pub outbox: Outbox,
+    pub signals: Arc<Signals>,
 }
 
 /// Commands waiting beyond this make senders wait (back-pressure on ingest).
 const COMMANDS: usize = 16_384;
 
-pub fn channel() -> (Outbox, Inbox) {
+pub fn channel() -> (Outbox, WriterInbox, WorkerInbox) {
     let (commands_tx, commands) = mpsc::channel(COMMANDS);
     let (fresh_tx, fresh) = mpsc::unbounded_channel();
     let signals = Arc::new(Signals { wake: Notify::new(), due_at: AtomicI64::new(0) });
     let outbox = Outbox { commands: commands_tx, fresh: fresh_tx, signals: signals.clone() };
-    (outbox.clone(), Inbox { commands: Some(commands), fresh: Some(fresh), signals, outbox })
+    let writer = WriterInbox { commands, outbox: outbox.clone(), signals: signals.clone() };
+    let worker = WorkerInbox { fresh, outbox: outbox.clone(), signals };
+    (outbox, writer, worker)
 }
 
 impl Outbox {

@@ -7,8 +7,8 @@
 
 use super::{
     outbox::{self, Claimed, Next, Outcome},
-    queue::{Inbox, Outbox, Queued, Queues, Signals},
-    OutboundAuth, Target, Webhooks,
+    queue::{Outbox, Queued, Queues, Signals, WorkerInbox},
+    Callback, OutboundAuth, Target, Webhooks,
 };
 use crate::clock::unix_ms;
 use rand::Rng;
@@ -34,7 +34,6 @@ pub struct Worker {
     signals: Arc<Signals>,
     /// Where outcomes go (to the writer).
     outbox: Outbox,
-    fresh: Mutex<Option<mpsc::UnboundedReceiver<Queued>>>,
     in_flight: Mutex<HashMap<i64, usize>>,
 }
 
@@ -48,30 +47,24 @@ pub fn endpoint(callback: &str, kind: &str) -> String {
 }
 
 impl Worker {
-    /// Takes the fresh-event end of `inbox`.
-    pub fn new(webhooks: Arc<Webhooks>, config: WorkerConfig, inbox: &mut Inbox) -> anyhow::Result<Arc<Self>> {
+    /// Returns the worker and the end of the channel committed events arrive on, for [`Self::run`].
+    pub fn new(
+        webhooks: Arc<Webhooks>,
+        config: WorkerConfig,
+        inbox: WorkerInbox,
+    ) -> anyhow::Result<(Arc<Self>, mpsc::UnboundedReceiver<Queued>)> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wa-gateway/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(64)
             .build()?;
-        Ok(Arc::new(Self {
-            webhooks,
-            client,
-            config,
-            signals: inbox.signals.clone(),
-            outbox: inbox.outbox.clone(),
-            fresh: Mutex::new(inbox.fresh.take()),
-            in_flight: Mutex::default(),
-        }))
+        let WorkerInbox { fresh, outbox, signals } = inbox;
+        let worker = Self { webhooks, client, config, signals, outbox, in_flight: Mutex::default() };
+        Ok((Arc::new(worker), fresh))
     }
 
     /// Runs until the task is aborted.
-    pub async fn run(self: Arc<Self>) {
-        let Some(mut fresh) = self.fresh.lock().expect("fresh").take() else {
-            tracing::error!("the webhook worker was started twice");
-            return;
-        };
+    pub async fn run(self: Arc<Self>, mut fresh: mpsc::UnboundedReceiver<Queued>) {
         let mut queues = Queues::default();
         // Events leased when the gateway stopped go first, in event order.
         match outbox::recover(self.webhooks.pool()).await {
@@ -315,7 +308,7 @@ impl Worker {
             attempts: event.attempts,
             next: Next::Skipped,
         };
-        let Some(target) = target.filter(|t| t.callback_url.is_some()) else {
+        let Some(target) = target.filter(|t| !matches!(t.callback, Callback::Unset)) else {
             outcome.error = Some("no callback URL configured".into());
             return outcome;
         };
@@ -324,10 +317,14 @@ impl Worker {
             outcome.next = Next::Failed;
             return outcome;
         }
-        let Some(endpoint) = target.endpoint(&event.kind) else {
-            outcome.error = Some("the callback URL is not a valid URL".into());
-            outcome.next = Next::Failed;
-            return outcome;
+        let endpoint = match &target.callback {
+            Callback::Set(e) if event.kind == "session" => &e.session,
+            Callback::Set(e) => &e.message,
+            Callback::Unset | Callback::Invalid => {
+                outcome.error = Some("the callback URL is not a valid URL".into());
+                outcome.next = Next::Failed;
+                return outcome;
+            }
         };
         let body = self.body(&event);
         let timestamp = crate::clock::unix_now();

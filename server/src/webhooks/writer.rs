@@ -5,7 +5,7 @@
 
 use super::{
     outbox::{self, Claimed, Next, Outcome},
-    queue::{Command, Inbox, Outbox, Signals},
+    queue::{Command, Outbox, Signals, WriterInbox},
     Targets,
 };
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
     metrics::Metrics,
 };
 use serde_json::json;
-use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, oneshot};
 
@@ -57,17 +57,9 @@ impl Running {
 }
 
 impl Writer {
-    /// Takes the command end of `inbox`.
-    pub fn new(
-        pool: SqlitePool,
-        live: Live,
-        metrics: Arc<Metrics>,
-        targets: Arc<Targets>,
-        inbox: &mut Inbox,
-    ) -> Option<Self> {
-        let commands = inbox.commands.take()?;
-        let (outbox, signals) = (inbox.outbox.clone(), inbox.signals.clone());
-        Some(Self { pool, live, metrics, targets, commands, outbox, signals })
+    pub fn new(pool: SqlitePool, live: Live, metrics: Arc<Metrics>, targets: Arc<Targets>, inbox: WriterInbox) -> Self {
+        let WriterInbox { commands, outbox, signals } = inbox;
+        Self { pool, live, metrics, targets, commands, outbox, signals }
     }
 
     /// Runs on a thread of its own, so its turns do not queue behind the HTTP work on
@@ -138,20 +130,10 @@ impl Writer {
                 Ok(stored) => {
                     for (event, row) in events.into_iter().zip(stored) {
                         if let Some((id, event_id)) = row {
-                            self.outbox.hand(Claimed {
-                                id,
-                                event_id,
-                                user_id: event.user_id,
-                                kind: event.kind.to_owned(),
-                                payload: event.payload,
-                                media: event.media,
-                                attempts: 0,
-                            });
+                            self.outbox.hand(Claimed::fresh(event, id, event_id));
                         }
                     }
-                    for _ in 0..events_count {
-                        self.metrics.message_recorded();
-                    }
+                    self.metrics.messages_recorded(events_count as u64);
                     for (acks, done) in stores {
                         acks.into_iter().for_each(|ack| {
                             let _ = ack.send(());
@@ -176,9 +158,7 @@ impl Writer {
         }
     }
 
-    /// One transaction, on the writer's own connection (opened on first use, and again
-    /// after an error): a pooled one would be checked on every acquire, and would keep
-    /// the pool from closing.
+    /// One transaction, on the writer's own connection (`db::own_connection`).
     async fn commit(
         &self,
         conn: &mut Option<SqliteConnection>,
@@ -189,10 +169,7 @@ impl Writer {
             return Ok(Vec::new());
         }
         let _turn = db::write_turn().await;
-        let connection = match conn {
-            Some(c) => c,
-            None => conn.insert(self.pool.connect_options().connect().await?),
-        };
+        let connection = db::own_connection(&self.pool, conn).await?;
         let done = outbox::commit_turn(connection, events, outcomes).await;
         if done.is_err() {
             *conn = None;
