@@ -15,7 +15,7 @@ fn per_event(t: Instant, n: usize) -> f64 {
 
 async fn insert(pool: &SqlitePool, user_id: i64, group: usize) -> Result<()> {
     let payload = serde_json::json!({"session":"u1","from":"6281234567890@s.whatsapp.net","message":"benchmark message 1234","media":{"image":null,"video":null,"document":null,"audio":null},"messageId":"BENCH1234","timestamp":1790000000,"pushName":"Bench","isGroup":false,"participant":null,"type":"text"}).to_string();
-    let mut conn = pool.acquire().await?;
+    let mut conn = outbox::writer_connection(pool)?;
     let t = Instant::now();
     for start in (0..TOTAL).step_by(group) {
         let events: Vec<NewEvent> = (start..start + group)
@@ -27,7 +27,7 @@ async fn insert(pool: &SqlitePool, user_id: i64, group: usize) -> Result<()> {
                 media: None,
             })
             .collect();
-        outbox::commit_turn(&mut conn, &events, &[]).await?;
+        outbox::commit_turn(&mut conn, &events, &[])?;
     }
     println!("| insert, groups of {group} | {:.1} µs |", per_event(t, TOTAL));
     Ok(())
@@ -80,11 +80,11 @@ pub async fn run() -> Result<()> {
     }
     println!("| read held events back, blocks of 256 | {:.1} µs |", per_event(t, loaded.len()));
     let half = loaded.len() / 2;
-    let mut conn = pool.acquire().await?;
+    let mut conn = outbox::writer_connection(&pool)?;
     let t = Instant::now();
     for chunk in loaded[..half].chunks(256) {
         let outcomes: Vec<outbox::Outcome> = chunk.iter().map(delivered).collect();
-        outbox::commit_turn(&mut conn, &[], &outcomes).await?;
+        outbox::commit_turn(&mut conn, &[], &outcomes)?;
     }
     println!("| record outcomes, batches of 256 | {:.1} µs |", per_event(t, half));
     // The rest as retries due now: what a claim costs.

@@ -5,7 +5,7 @@
 
 use crate::db::outbox::{new_event_id, NewEvent, HELD};
 use serde::Serialize;
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqlitePool};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, FromRow)]
@@ -146,72 +146,92 @@ pub struct Outcome {
     pub next: Next,
 }
 
-/// One writer turn as one statement string: one hand-off to sqlx-sqlite's thread and one
-/// prepared statement, cached for every turn, however many events and outcomes it
-/// carries (they come as two JSON arrays of rows). New events are added held for their
-/// first attempt; one with a repeated `dedupe_key`, or of a user deleted meanwhile, is
-/// skipped and returns no row (so it cannot fail the other users' events of the turn).
+/// The writer's own connection: synchronous, on the writer's thread, so a turn is no
+/// hand-off to another thread and each row is bound straight into a cached statement.
+/// Foreign keys are off on it because every statement of a turn checks what they would
+/// (an event's user, an attempt's event) and skips the row instead: with them on, every
+/// statement could abort midway and SQLite would copy each page it touches into a
+/// statement journal first.
+pub fn writer_connection(pool: &SqlitePool) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(pool.connect_options().get_filename())?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
+         PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    Ok(conn)
+}
+
+/// New events are added held for their first attempt; one with a repeated `dedupe_key`,
+/// or of a user deleted meanwhile, is skipped (so it cannot fail the other users' events
+/// of the turn).
+const INSERT_EVENT: &str = "INSERT OR IGNORE INTO webhook_events \
+    (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at, lease_until, created_at) \
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)";
 /// An outcome whose event is gone (its user was deleted mid-attempt) logs nothing.
-const TURN: &str = "BEGIN IMMEDIATE; \
-    INSERT INTO webhook_events (event_id, user_id, kind, payload, dedupe_key, media, next_attempt_at, lease_until) \
-      SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, ?3, ?3 \
-      FROM json_each(jsonb(?1)) AS j WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = j.value ->> 1) \
-      ORDER BY j.key ON CONFLICT (dedupe_key) DO NOTHING RETURNING event_id, id; \
-    INSERT INTO webhook_attempts (event_id, user_id, url, status_code, latency_ms, error, response_body) \
-      SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 5, j.value ->> 6 \
-      FROM json_each(jsonb(?2)) AS j \
-      WHERE j.value ->> 2 IS NOT NULL AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = j.value ->> 0) \
-      ORDER BY j.key; \
-    UPDATE webhook_events SET state = j.value ->> 7, attempts = j.value ->> 8, next_attempt_at = j.value ->> 9, \
-      lease_until = 0, last_status = j.value ->> 3, last_error = j.value ->> 5, \
-      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-      FROM json_each(jsonb(?2)) AS j WHERE webhook_events.id = j.value ->> 0; \
-    UPDATE users SET callback_gone = 1 \
-      WHERE id IN (SELECT j.value ->> 1 FROM json_each(jsonb(?2)) AS j WHERE j.value ->> 10); \
-    COMMIT;";
+const INSERT_ATTEMPT: &str = "INSERT OR IGNORE INTO webhook_attempts \
+    (event_id, user_id, url, status_code, latency_ms, error, response_body, attempted_at) \
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?1)";
+const UPDATE_EVENT: &str = "UPDATE OR IGNORE webhook_events SET state = ?2, attempts = ?3, next_attempt_at = ?4, \
+    lease_until = 0, last_status = ?5, last_error = ?6, updated_at = ?7 WHERE id = ?1";
+const MARK_GONE: &str = "UPDATE OR IGNORE users SET callback_gone = 1 WHERE id = ?1";
 
-/// An outcome as a row of [`TURN`]'s second array.
-type OutcomeRow<'a> =
-    (i64, i64, Option<&'a str>, Option<u16>, i64, Option<&'a str>, Option<&'a str>, &'static str, i64, i64, bool);
-
-/// Commits one writer turn. Answers, per new event, its row id and `webhook-id`, or None
-/// when it was skipped (see [`TURN`]). On an error nothing of the turn is kept.
-pub async fn commit_turn(
-    conn: &mut SqliteConnection,
+/// Commits one writer turn: the new events of every session and the outcomes of
+/// attempts in one transaction. Answers, per new event, its row id and `webhook-id`, or
+/// None when it was skipped (see [`INSERT_EVENT`]). On an error nothing of the turn is kept.
+pub fn commit_turn(
+    conn: &mut rusqlite::Connection,
     events: &[NewEvent],
     outcomes: &[Outcome],
-) -> Result<Vec<Option<(i64, String)>>, sqlx::Error> {
-    let ids: Vec<String> = events.iter().map(|_| new_event_id()).collect();
-    let event_rows: Vec<_> =
-        events.iter().zip(&ids).map(|(e, id)| (id, e.user_id, e.kind, &e.payload, &e.dedupe_key, &e.media)).collect();
-    let outcome_rows: Vec<OutcomeRow> = outcomes
-        .iter()
-        .map(|o| {
+) -> rusqlite::Result<Vec<Option<(i64, String)>>> {
+    let now = crate::clock::sql_now();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut stored = Vec::with_capacity(events.len());
+    if !events.is_empty() {
+        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+        for e in events {
+            let event_id = new_event_id();
+            let added = insert.execute(rusqlite::params![
+                event_id,
+                e.user_id,
+                e.kind,
+                e.payload,
+                e.dedupe_key,
+                e.media,
+                HELD,
+                now
+            ])?;
+            stored.push((added == 1).then(|| (tx.last_insert_rowid(), event_id)));
+        }
+    }
+    if !outcomes.is_empty() {
+        let mut attempt = tx.prepare_cached(INSERT_ATTEMPT)?;
+        let mut update = tx.prepare_cached(UPDATE_EVENT)?;
+        for o in outcomes {
+            if let Some(url) = &o.url {
+                attempt.execute(rusqlite::params![
+                    o.id,
+                    o.user_id,
+                    url,
+                    o.status,
+                    o.latency_ms,
+                    o.error,
+                    o.response_body,
+                    now
+                ])?;
+            }
             let next_at = match o.next {
                 Next::Retry { at_ms } => at_ms,
                 _ => 0,
             };
-            let gone = matches!(o.next, Next::Gone);
-            let (url, error, body) = (o.url.as_deref(), o.error.as_deref(), o.response_body.as_deref());
-            (o.id, o.user_id, url, o.status, o.latency_ms, error, body, o.next.state(), o.attempts, next_at, gone)
-        })
-        .collect();
-    let done: Result<Vec<(String, i64)>, sqlx::Error> = sqlx::query_as(TURN)
-        .bind(serde_json::to_string(&event_rows).expect("rows serialise"))
-        .bind(serde_json::to_string(&outcome_rows).expect("rows serialise"))
-        .bind(HELD)
-        .fetch_all(&mut *conn)
-        .await;
-    let stored = match done {
-        Ok(stored) => stored,
-        Err(e) => {
-            // A statement after BEGIN failed: end the transaction it left open.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            return Err(e);
+            update.execute(rusqlite::params![o.id, o.next.state(), o.attempts, next_at, o.status, o.error, now])?;
+            if matches!(o.next, Next::Gone) {
+                tx.prepare_cached(MARK_GONE)?.execute([o.user_id])?;
+            }
         }
-    };
-    let mut stored: std::collections::HashMap<String, i64> = stored.into_iter().collect();
-    Ok(ids.into_iter().map(|id| stored.remove(&id).map(|row| (row, id))).collect())
+    }
+    tx.commit()?;
+    Ok(stored)
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -383,9 +403,9 @@ mod tests {
             dedupe_key: Some(key.into()),
             media: None,
         };
-        let mut conn = pool.acquire().await.unwrap();
+        let mut conn = writer_connection(&pool).unwrap();
         let turn = [event(user, "a"), event(user + 99, "b"), event(user, "a"), event(user, "c")];
-        let stored = commit_turn(&mut conn, &turn, &[]).await.unwrap();
+        let stored = commit_turn(&mut conn, &turn, &[]).unwrap();
         let kept: Vec<bool> = stored.iter().map(Option::is_some).collect();
         assert_eq!(kept, [true, false, false, true], "a deleted user's and a repeated event are skipped");
         let held: Vec<(i64, i64)> = sqlx::query_as("SELECT user_id, lease_until FROM webhook_events ORDER BY id")

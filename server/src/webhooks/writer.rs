@@ -15,7 +15,7 @@ use crate::{
     metrics::Metrics,
 };
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, oneshot};
 
@@ -158,19 +158,22 @@ impl Writer {
         }
     }
 
-    /// One transaction, on the writer's own connection (`db::own_connection`).
+    /// One transaction, on the writer's own connection (opened again after an error).
     async fn commit(
         &self,
-        conn: &mut Option<SqliteConnection>,
+        conn: &mut Option<rusqlite::Connection>,
         events: &[NewEvent],
         outcomes: &[Outcome],
-    ) -> Result<Stored, sqlx::Error> {
+    ) -> Result<Stored, rusqlite::Error> {
         if events.is_empty() && outcomes.is_empty() {
             return Ok(Vec::new());
         }
         let _turn = db::write_turn().await;
-        let connection = db::own_connection(&self.pool, conn).await?;
-        let done = outbox::commit_turn(connection, events, outcomes).await;
+        let connection = match conn {
+            Some(c) => c,
+            None => conn.insert(outbox::writer_connection(&self.pool)?),
+        };
+        let done = outbox::commit_turn(connection, events, outcomes);
         if done.is_err() {
             *conn = None;
         }
@@ -179,7 +182,7 @@ impl Writer {
 
     /// An outcome that still fails is dropped; its event is made due again, so it is
     /// attempted again (at-least-once holds; if even that fails, the next start does it).
-    async fn record_one_by_one(&self, conn: &mut Option<SqliteConnection>, outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    async fn record_one_by_one(&self, conn: &mut Option<rusqlite::Connection>, outcomes: Vec<Outcome>) -> Vec<Outcome> {
         let mut recorded = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             match self.commit(conn, &[], std::slice::from_ref(&outcome)).await {
