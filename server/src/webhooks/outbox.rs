@@ -185,7 +185,25 @@ pub fn commit_turn(
     outcomes: &[Outcome],
 ) -> rusqlite::Result<Vec<Option<(i64, String)>>> {
     let now = crate::clock::sql_now();
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Cached, unlike rusqlite's `Transaction`, which prepares BEGIN and COMMIT every time.
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let done = turn(conn, events, outcomes, &now).and_then(|stored| {
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(stored)
+    });
+    if done.is_err() {
+        let _ = conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
+    }
+    done
+}
+
+/// The statements of [`commit_turn`], inside its transaction.
+fn turn(
+    tx: &rusqlite::Connection,
+    events: &[NewEvent],
+    outcomes: &[Outcome],
+    now: &str,
+) -> rusqlite::Result<Vec<Option<(i64, String)>>> {
     let mut stored = Vec::with_capacity(events.len());
     if !events.is_empty() {
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
@@ -230,7 +248,6 @@ pub fn commit_turn(
             }
         }
     }
-    tx.commit()?;
     Ok(stored)
 }
 
