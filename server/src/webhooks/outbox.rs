@@ -174,6 +174,14 @@ const INSERT_ATTEMPT: &str = "INSERT OR IGNORE INTO webhook_attempts \
     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?1)";
 const UPDATE_EVENT: &str = "UPDATE OR IGNORE webhook_events SET state = ?2, attempts = ?3, next_attempt_at = ?4, \
     lease_until = 0, last_status = ?5, last_error = ?6, updated_at = ?7 WHERE id = ?1";
+/// A first attempt that delivered stays on its event row (migration 0005), in place of
+/// [`INSERT_ATTEMPT`] and [`UPDATE_EVENT`], unless the row keeps one already (from
+/// before a resend, or a re-leased event's other attempt): a row keeps at most one,
+/// and every attempt is logged once.
+const KEEP_FIRST_DELIVERY: &str = "UPDATE OR IGNORE webhook_events SET state = 'delivered', attempts = 1, \
+    next_attempt_at = 0, lease_until = 0, last_status = ?2, last_error = NULL, updated_at = ?3, \
+    delivered_url = ?4, delivered_status = ?2, delivered_latency_ms = ?5, delivered_body = ?6, delivered_at = ?3 \
+    WHERE id = ?1 AND delivered_url IS NULL";
 const MARK_GONE: &str = "UPDATE OR IGNORE users SET callback_gone = 1 WHERE id = ?1";
 
 /// Commits one writer turn: the new events of every session and the outcomes of
@@ -225,7 +233,14 @@ fn turn(
     if !outcomes.is_empty() {
         let mut attempt = tx.prepare_cached(INSERT_ATTEMPT)?;
         let mut update = tx.prepare_cached(UPDATE_EVENT)?;
+        let mut keep = tx.prepare_cached(KEEP_FIRST_DELIVERY)?;
         for o in outcomes {
+            let first_delivery = matches!(o.next, Next::Delivered) && o.attempts == 1;
+            if let (true, Some(url)) = (first_delivery, &o.url) {
+                if keep.execute(rusqlite::params![o.id, o.status, now, url, o.latency_ms, o.response_body])? == 1 {
+                    continue;
+                }
+            }
             if let Some(url) = &o.url {
                 attempt.execute(rusqlite::params![
                     o.id,
@@ -268,7 +283,9 @@ pub struct DeliveryRow {
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct AttemptRow {
-    pub id: i64,
+    /// 1, 2, … in the order the attempts were made (a resend continues the count).
+    #[sqlx(default)]
+    pub number: i64,
     pub url: String,
     pub status_code: Option<i64>,
     pub latency_ms: i64,
@@ -315,15 +332,28 @@ pub async fn get(pool: &SqlitePool, user_id: i64, id: i64) -> Result<Option<Deli
     .await
 }
 
+/// Every attempt at one of the user's events, oldest first: the rows of
+/// `webhook_attempts` and the delivering first attempt its event row may keep
+/// (migration 0005).
 pub async fn attempts(pool: &SqlitePool, user_id: i64, id: i64) -> Result<Vec<AttemptRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, url, status_code, latency_ms, error, response_body, attempted_at FROM webhook_attempts \
-         WHERE event_id = ? AND user_id = ? ORDER BY id",
+    let mut rows: Vec<AttemptRow> = sqlx::query_as(
+        "SELECT url, status_code, latency_ms, error, response_body, attempted_at FROM ( \
+           SELECT delivered_url AS url, delivered_status AS status_code, delivered_latency_ms AS latency_ms, \
+             NULL AS error, delivered_body AS response_body, delivered_at AS attempted_at, 0 AS seq \
+           FROM webhook_events WHERE id = ?1 AND user_id = ?2 AND delivered_url IS NOT NULL \
+           UNION ALL \
+           SELECT url, status_code, latency_ms, error, response_body, attempted_at, id AS seq \
+           FROM webhook_attempts WHERE event_id = ?1 AND user_id = ?2) \
+         ORDER BY attempted_at, seq",
     )
     .bind(id)
     .bind(user_id)
     .fetch_all(pool)
-    .await
+    .await?;
+    for (n, row) in rows.iter_mut().enumerate() {
+        row.number = n as i64 + 1;
+    }
+    Ok(rows)
 }
 
 /// The stored media of an event (JSON of `media::StoredMedia`), if any.
@@ -430,5 +460,53 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(held, [(user, HELD), (user, HELD)]);
+    }
+
+    /// A delivering first attempt stays on the event row (no attempt row); any other
+    /// attempt of the same event is a row, and the log lists both, once each, in order.
+    #[tokio::test]
+    async fn a_first_delivery_stays_on_the_event_row_and_the_log_lists_every_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::for_tests(dir.path());
+        let pool = crate::open_database(&config).await.unwrap();
+        let user: i64 =
+            sqlx::query_scalar("INSERT INTO users (username, password_hash) VALUES ('u', 'x') RETURNING id")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let event = NewEvent { user_id: user, kind: "message", payload: "{}".into(), dedupe_key: None, media: None };
+        let mut conn = writer_connection(&pool).unwrap();
+        let (id, _) = commit_turn(&mut conn, &[event], &[]).unwrap()[0].clone().unwrap();
+        let delivered = |status: u16, body: &str| Outcome {
+            id,
+            user_id: user,
+            kind: "message".into(),
+            url: Some("http://127.0.0.1:9/hook/message".into()),
+            status: Some(status),
+            latency_ms: 3,
+            error: None,
+            response_body: Some(body.into()),
+            attempts: 1,
+            next: Next::Delivered,
+        };
+        let rows = || sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM webhook_attempts").fetch_one(&pool);
+
+        commit_turn(&mut conn, &[], &[delivered(200, "first")]).unwrap();
+        assert_eq!(rows().await.unwrap(), 0, "kept on the event row");
+        let log = attempts(&pool, user, id).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!((log[0].number, log[0].status_code, log[0].latency_ms), (1, Some(200), 3));
+        assert_eq!(log[0].response_body.as_deref(), Some("first"));
+        assert_eq!(log[0].url, "http://127.0.0.1:9/hook/message");
+
+        // After a resend the next first attempt cannot take the kept one's place.
+        assert!(resend(&pool, user, id).await.unwrap());
+        commit_turn(&mut conn, &[], &[delivered(204, "second")]).unwrap();
+        assert_eq!(rows().await.unwrap(), 1);
+        let log = attempts(&pool, user, id).await.unwrap();
+        let seen: Vec<(i64, Option<i64>, Option<&str>)> =
+            log.iter().map(|a| (a.number, a.status_code, a.response_body.as_deref())).collect();
+        assert_eq!(seen, [(1, Some(200), Some("first")), (2, Some(204), Some("second"))]);
+        assert!(attempts(&pool, user + 1, id).await.unwrap().is_empty(), "another user sees none");
     }
 }

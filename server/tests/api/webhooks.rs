@@ -219,6 +219,22 @@ async fn a_receiver_down_for_the_whole_schedule_gets_everything_after_resend_fai
     assert_eq!(r.status, StatusCode::OK);
     wait_deliveries(&app, &fay, "", |items| items.iter().all(|d| d["state"] == "delivered")).await;
     assert_eq!(rx.hits().len(), 8);
+    // Its log keeps every attempt in order, numbered on across both resends: the four
+    // refused ones, the delivery after resend-failed, and the one after the resend.
+    let detail = app.get(&format!("/dashboard/deliveries/{id}"), &fay).await.body["data"].clone();
+    let attempts = detail["attempts"].as_array().unwrap();
+    let numbers: Vec<i64> = attempts.iter().map(|a| a["number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5, 6], "{attempts:?}");
+    let statuses: Vec<&Value> = attempts.iter().map(|a| &a["status_code"]).collect();
+    assert_eq!(
+        statuses,
+        [&Value::Null, &Value::Null, &Value::Null, &Value::Null, &json!(200), &json!(200)],
+        "{attempts:?}"
+    );
+    assert!(attempts.iter().all(|a| a["url"].as_str().unwrap().ends_with("/hooks/message")
+        && a["latency_ms"].is_i64()
+        && a["attempted_at"].is_string()));
+    assert!(attempts[4]["attempted_at"].as_str() <= attempts[5]["attempted_at"].as_str());
 }
 
 #[tokio::test]
