@@ -157,7 +157,8 @@ pub fn writer_connection(pool: &SqlitePool) -> rusqlite::Result<rusqlite::Connec
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
-         PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;",
+         PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; \
+         PRAGMA journal_size_limit = 134217728;",
     )?;
     Ok(conn)
 }
