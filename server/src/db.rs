@@ -55,8 +55,8 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
 /// catches up with the last frame either, and SQLite only starts the log over once it
 /// has: measured, the log grew by ≈ 25 MB/s for as long as the load lasted, each new
 /// page costing the kernel a zeroed page and a block. So when the log has grown past
-/// `RESTART_ABOVE_FRAMES`, the next checkpoint holds the write turn and RESTARTs (only
-/// the frames since the PASSIVE one are left to copy), and the next write reuses the
+/// `RESTART_ABOVE_FRAMES`, the checkpoint catches up and then copies the last frames
+/// while it holds the write turn, and the next write reuses the
 /// file from its start; `journal_size_limit` (128 MiB, above what one burst adds to the
 /// threshold) trims a log left larger than that.
 pub async fn checkpoints(pool: SqlitePool) {
@@ -64,23 +64,42 @@ pub async fn checkpoints(pool: SqlitePool) {
     let mut conn = None;
     loop {
         tick.tick().await;
-        if let Err(e) = checkpoint(&pool, &mut conn).await {
+        if let Err(e) = checkpoint(&pool, &mut conn, RESTART_ABOVE_FRAMES).await {
             tracing::warn!(error = %e, "checkpoint failed");
             conn = None;
         }
     }
 }
 
-async fn checkpoint(pool: &SqlitePool, conn: &mut Option<sqlx::SqliteConnection>) -> Result<(), sqlx::Error> {
+async fn checkpoint(
+    pool: &SqlitePool,
+    conn: &mut Option<sqlx::SqliteConnection>,
+    restart_above: i64,
+) -> Result<(), sqlx::Error> {
     let c = own_connection(pool, conn).await?;
     // (busy, frames in the log, frames copied)
-    let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await?;
-    if frames > RESTART_ABOVE_FRAMES {
+    let passive = "PRAGMA wal_checkpoint(PASSIVE)";
+    let (_, mut frames, mut copied): (i64, i64, i64) = sqlx::query_as(passive).fetch_one(&mut *c).await?;
+    if frames > restart_above {
+        // Catch up first without holding anyone up, so the writer waits only for the
+        // frames of the last moment.
+        for _ in 0..3 {
+            if frames - copied <= CAUGHT_UP_FRAMES {
+                break;
+            }
+            (_, frames, copied) = sqlx::query_as::<_, (i64, i64, i64)>(passive).fetch_one(&mut *c).await?;
+        }
+        // PASSIVE again, now with no writer between its frames: it copies the last ones,
+        // and the next write starts the log over. (RESTART would also wait for readers,
+        // in the busy handler's sleeps of up to 100 ms, while the writer waits for it.)
         let _turn = write_turn().await;
-        sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut *c).await?;
+        sqlx::query(passive).execute(&mut *c).await?;
     }
     Ok(())
 }
+
+/// Frames written during a PASSIVE checkpoint few enough to copy while the writer waits.
+const CAUGHT_UP_FRAMES: i64 = 256;
 
 /// 16,384 pages of 4 KiB: 64 MiB of log, ≈ 2.5 s of writes at full load.
 const RESTART_ABOVE_FRAMES: i64 = 16_384;
@@ -506,5 +525,36 @@ pub mod outbox {
     /// at random pages of it.
     pub fn new_event_id() -> String {
         format!("msg_{}", uuid::Uuid::now_v7().simple())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The log starts over once it passed the threshold: the next write lands at its
+    /// start, which SQLite marks by bumping the checkpoint sequence number in the log's
+    /// header (bytes 12..16), read from the file so the test itself checkpoints nothing.
+    #[tokio::test]
+    async fn a_long_log_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::for_tests(dir.path());
+        let pool = crate::open_database(&config).await.unwrap();
+        let wal = dir.path().join("test.db-wal");
+        let sequence = || {
+            let header = std::fs::read(&wal).unwrap();
+            u32::from_be_bytes(header[12..16].try_into().unwrap())
+        };
+        let write = || sqlx::query("INSERT INTO filler VALUES (zeroblob(4000))").execute(&pool);
+        sqlx::query("CREATE TABLE filler (x BLOB)").execute(&pool).await.unwrap();
+        for _ in 0..64 {
+            write().await.unwrap();
+        }
+        let frames = std::fs::metadata(&wal).unwrap().len() / 4120;
+        assert!(frames > 64, "{frames} frames");
+        let before = sequence();
+        write().await.unwrap();
+        assert_eq!(sequence(), before, "without a checkpoint the log goes on");
+        super::checkpoint(&pool, &mut None, 32).await.unwrap();
+        write().await.unwrap();
+        assert_eq!(sequence(), before + 1, "the write after the checkpoint starts the log over");
     }
 }
