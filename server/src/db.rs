@@ -79,15 +79,19 @@ async fn checkpoint(
     let c = own_connection(pool, conn).await?;
     // (busy, frames in the log, frames copied)
     let passive = "PRAGMA wal_checkpoint(PASSIVE)";
-    let (_, mut frames, mut copied): (i64, i64, i64) = sqlx::query_as(passive).fetch_one(&mut *c).await?;
+    let (_, mut frames, _): (i64, i64, i64) = sqlx::query_as(passive).fetch_one(&mut *c).await?;
     if frames > restart_above {
-        // Catch up first without holding anyone up, so the writer waits only for the
-        // frames of the last moment.
-        for _ in 0..3 {
-            if frames - copied <= CAUGHT_UP_FRAMES {
+        // Catch up first without holding anyone up: each round copies what was written
+        // during the one before, until that is little, so the writer waits only for the
+        // frames of the last moment. (The log size a checkpoint answers is the one it
+        // started from.)
+        for _ in 0..4 {
+            let (_, now, _): (i64, i64, i64) = sqlx::query_as(passive).fetch_one(&mut *c).await?;
+            let written_meanwhile = now - frames;
+            frames = now;
+            if written_meanwhile <= CAUGHT_UP_FRAMES {
                 break;
             }
-            (_, frames, copied) = sqlx::query_as::<_, (i64, i64, i64)>(passive).fetch_one(&mut *c).await?;
         }
         // PASSIVE again, now with no writer between its frames: it copies the last ones,
         // and the next write starts the log over. (RESTART would also wait for readers,
