@@ -63,12 +63,7 @@ async fn through_gateway(opts: &Options, total: usize, rate: Option<f64>) -> Res
     let gateway = Gateway::build(config).await?;
     let state = gateway.state().clone();
     let addr = gateway.local_addr();
-    // Stopped at the end, so the next phase does not share the process with its
-    // checkpoints (the write turn is process-wide).
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(gateway.run(async move {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(gateway.run(std::future::pending()));
     let client = reqwest::Client::new();
     let users = opts.users;
     for u in 0..users {
@@ -122,8 +117,6 @@ async fn through_gateway(opts: &Options, total: usize, rate: Option<f64>) -> Res
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
-    let _ = stop.send(());
-    let _ = running.await;
     let arrived = arrivals.0.lock().unwrap().clone();
     let sent = sent_at.lock().unwrap().clone();
     let latencies = sent.iter().map(|(id, t)| arrived[id].duration_since(*t)).collect();
