@@ -413,6 +413,18 @@ pub async fn prune(pool: &SqlitePool, older_than_hours: u64) -> Result<u64, sqlx
 mod tests {
     use super::*;
 
+    /// A fresh database (gone with the returned folder) with one user, and its id.
+    async fn database_with_a_user() -> (tempfile::TempDir, SqlitePool, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::for_tests(dir.path());
+        let pool = crate::open_database(&config).await.unwrap();
+        let user = sqlx::query_scalar("INSERT INTO users (username, password_hash) VALUES ('u', 'x') RETURNING id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (dir, pool, user)
+    }
+
     /// Without its WHERE terms word for word, SQLite would scan the table per claim.
     #[tokio::test]
     async fn due_queries_read_the_partial_index() {
@@ -436,14 +448,7 @@ mod tests {
     /// fail the others.
     #[tokio::test]
     async fn a_turn_skips_events_it_cannot_keep_and_keeps_the_rest() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = crate::config::Config::for_tests(dir.path());
-        let pool = crate::open_database(&config).await.unwrap();
-        let user: i64 =
-            sqlx::query_scalar("INSERT INTO users (username, password_hash) VALUES ('u', 'x') RETURNING id")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let (_dir, pool, user) = database_with_a_user().await;
         let event = |user_id: i64, key: &str| NewEvent {
             user_id,
             kind: "message",
@@ -467,14 +472,7 @@ mod tests {
     /// attempt of the same event is a row, and the log lists both, once each, in order.
     #[tokio::test]
     async fn a_first_delivery_stays_on_the_event_row_and_the_log_lists_every_attempt() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = crate::config::Config::for_tests(dir.path());
-        let pool = crate::open_database(&config).await.unwrap();
-        let user: i64 =
-            sqlx::query_scalar("INSERT INTO users (username, password_hash) VALUES ('u', 'x') RETURNING id")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let (_dir, pool, user) = database_with_a_user().await;
         let event = NewEvent { user_id: user, kind: "message", payload: "{}".into(), dedupe_key: None, media: None };
         let mut conn = writer_connection(&pool).unwrap();
         let (id, _) = commit_turn(&mut conn, &[event], &[]).unwrap()[0].clone().unwrap();
