@@ -63,8 +63,8 @@ impl Writer {
     }
 
     /// Runs on a thread of its own, so its turns do not queue behind the HTTP work on
-    /// the shared runtime: each statement is a hand-off to sqlx-sqlite's thread and back,
-    /// and on a busy runtime every "back" waited behind hundreds of other tasks.
+    /// the shared runtime, and its synchronous SQLite connection (`outbox::commit_turn`)
+    /// blocks only this thread.
     pub fn spawn(self) -> Running {
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
