@@ -21,20 +21,38 @@ pub async fn write_turn() -> tokio::sync::MutexGuard<'static, ()> {
     WRITE_TURN.lock().await
 }
 
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings of every connection besides sqlx's typed ones (WAL, synchronous NORMAL,
+/// foreign keys, busy timeout). Checkpoints run in `checkpoints`, not inside whichever
+/// commit crosses the threshold: on these disks that moved ≈ 40% of the outbox writer's
+/// time (docs/PERFORMANCE.md) onto a background task.
+const PRAGMAS: &[(&str, &str)] = &[("wal_autocheckpoint", "0"), ("journal_size_limit", "134217728")];
+
+/// A synchronous connection to the pool's database file with the pool's settings, for
+/// code that owns a thread (the outbox writer); `foreign_keys` is left to the caller.
+pub fn sync_connection(pool: &SqlitePool) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(pool.connect_options().get_filename())?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    for (key, value) in PRAGMAS {
+        conn.pragma_update(None, key, value)?;
+    }
+    Ok(conn)
+}
+
 /// Opens (creating if needed) the database file and its folder.
 pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)
+    let mut options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid DATABASE_URL {url:?}"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5))
-        // Checkpoints run in `checkpoints`, not inside whichever commit crosses the
-        // threshold: on these disks that moved ≈ 40% of the outbox writer's time
-        // (docs/PERFORMANCE.md) onto a background task.
-        .pragma("wal_autocheckpoint", "0")
-        .pragma("journal_size_limit", "134217728");
+        .busy_timeout(BUSY_TIMEOUT);
+    for (key, value) in PRAGMAS {
+        options = options.pragma(*key, *value);
+    }
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)

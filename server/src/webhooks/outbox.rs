@@ -153,13 +153,8 @@ pub struct Outcome {
 /// statement could abort midway and SQLite would copy each page it touches into a
 /// statement journal first.
 pub fn writer_connection(pool: &SqlitePool) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open(pool.connect_options().get_filename())?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
-         PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; \
-         PRAGMA journal_size_limit = 134217728;",
-    )?;
+    let conn = crate::db::sync_connection(pool)?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;")?;
     Ok(conn)
 }
 

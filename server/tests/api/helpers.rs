@@ -176,6 +176,14 @@ impl TestApp {
     }
 
     /// Starts `user`'s session and has the simulated phone scan it.
+    /// A new user `name` (password `{name}-pw`, session `name`) with its phone linked.
+    pub async fn linked(&self, name: &str, phone: &str) -> Auth {
+        self.create_user(name, &format!("{name}-pw")).await;
+        let user = basic(name, &format!("{name}-pw"));
+        self.link(&user, name, phone).await;
+        user
+    }
+
     pub async fn link(&self, user: &Auth, session: &str, phone: &str) {
         let r = self.post("/dashboard/start-session", user).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);

@@ -75,9 +75,7 @@ async fn a_typing_indicator_runs_before_the_message() {
         c.typing_max_ms = 30;
     })
     .await;
-    app.create_user("cat", "cat-pw").await;
-    let cat = basic("cat", "cat-pw");
-    app.link(&cat, "cat", "6282222222222").await;
+    let cat = app.linked("cat", "6282222222222").await;
     let r = app
         .call(
             Method::POST,
@@ -95,9 +93,7 @@ async fn a_typing_indicator_runs_before_the_message() {
 async fn media_comes_from_base64_or_http_urls_only() {
     let files = Receiver::start(Behavior::Ok).await; // answers "ok" to any GET
     let app = TestApp::spawn().await;
-    app.create_user("dot", "dot-pw").await;
-    let dot = basic("dot", "dot-pw");
-    app.link(&dot, "dot", "6283333333333").await;
+    let dot = app.linked("dot", "6283333333333").await;
     let send = |kind: &str, body: Value| {
         let path = format!("/message/send-{kind}");
         let (app, dot) = (&app, &dot);
@@ -151,9 +147,7 @@ async fn media_comes_from_base64_or_http_urls_only() {
 #[tokio::test]
 async fn locations_and_profiles() {
     let app = TestApp::spawn().await;
-    app.create_user("eli", "eli-pw").await;
-    let eli = basic("eli", "eli-pw");
-    app.link(&eli, "eli", "6284444444444").await;
+    let eli = app.linked("eli", "6284444444444").await;
     let loc = json!({"session": "eli", "to": "6281234567890", "latitude": -6.2, "longitude": 106.8, "name": "Monas"});
     assert_eq!(app.call(Method::POST, "/message/send-location", &eli, Some(loc)).await.status, StatusCode::OK);
     let bad = json!({"session": "eli", "to": "6281234567890", "latitude": 91, "longitude": 0});

@@ -240,9 +240,7 @@ async fn a_receiver_down_for_the_whole_schedule_gets_everything_after_resend_fai
 #[tokio::test]
 async fn no_callback_means_skipped_not_lost() {
     let app = TestApp::spawn().await;
-    app.create_user("gus", "gus-pw").await;
-    let gus = basic("gus", "gus-pw");
-    app.link(&gus, "gus", "6285555555555").await;
+    let gus = app.linked("gus", "6285555555555").await;
     inject(&app, "gus", json!({"from": "6286666666666", "text": "nobody listens"})).await;
     let items = wait_deliveries(&app, &gus, "&state=skipped", |items| items.len() == 3).await;
     assert!(items.iter().all(|d| d["last_error"] == "no callback URL configured"));
@@ -434,9 +432,7 @@ async fn events_waiting_in_memory_survive_a_restart_in_order() {
     })
     .await;
     // Linked before the callback is set, so no session event stands in the way.
-    app.create_user("max", "max-pw").await;
-    let max = basic("max", "max-pw");
-    app.link(&max, "max", "6281234567890").await;
+    let max = app.linked("max", "6281234567890").await;
     let r = app.call(Method::PUT, "/dashboard/callback", &max, Some(json!({"callback_url": hang.url}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     for i in 0..3 {
